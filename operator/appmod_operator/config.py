@@ -1,0 +1,146 @@
+"""Process settings read by the operator and the command line alike: each comes from a flag, else its
+environment variable, else a default (the table in docs/configuration.md). A value that cannot be
+parsed stops the program at start with a ConfigError naming the setting.
+
+Called by runner.py and cli.py (`load`), and by handlers.py (`current`) for the resync interval.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from appmod_operator.errors import ConfigError
+
+
+def _region(value: str) -> str:
+    if not re.match(r"^[a-z]{2}(-[a-z]+)+-\d+$", value):
+        raise ValueError("expected an AWS region such as us-east-2")
+    return value
+
+
+def _url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError("expected an http:// or https:// URL")
+    return value
+
+
+def _host_port(value: str) -> str:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("expected host:port")
+    return value
+
+
+def _host_ports(value: str) -> tuple[str, ...]:
+    return tuple(_host_port(v.strip()) for v in value.split(",") if v.strip())
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value.lower() not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return value.lower()
+    return parse
+
+
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) == 0:
+        raise ValueError("expected a positive integer")
+    return int(value)
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise ValueError("expected a port number 1-65535")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Setting:
+    field: str
+    env: tuple[str, ...]
+    flag: str
+    parse: Callable[[str], object]
+    default: object
+    help: str
+
+
+SETTINGS = (
+    Setting("region", ("AWS_REGION", "AWS_DEFAULT_REGION"), "--region", _region, None,
+            "default AWS region when the resource names none"),
+    Setting("endpoint_url", ("AWS_ENDPOINT_URL",), "--endpoint-url", _url, None,
+            "AWS endpoint (an emulator); per-service AWS_ENDPOINT_URL_<SERVICE> also works"),
+    Setting("database_host", ("APPMOD_DATABASE_HOST",), "--database-host", _host_port, None,
+            "connect to the database here instead of the cluster endpoint (host:port)"),
+    Setting("ecr_registry", ("APPMOD_ECR_REGISTRY",), "--ecr-registry", _url, None,
+            "talk to this registry instead of the ECR repository URI's host"),
+    Setting("insecure_registries", ("APPMOD_INSECURE_REGISTRIES",), "--insecure-registries", _host_ports, (),
+            "comma-separated host:port registries that may be reached without TLS"),
+    Setting("docker_host", ("DOCKER_HOST",), "--docker-host", str, None, "Docker engine for spec.image.via Docker"),
+    Setting("log_format", ("APPMOD_LOG_FORMAT",), "--log-format", _choice("text", "json"), "text", "text or json"),
+    Setting("log_level", ("APPMOD_LOG_LEVEL",), "--log-level", _choice("debug", "info", "warning", "error"),
+            "info", "debug, info, warning or error"),
+    Setting("metrics_port", ("APPMOD_METRICS_PORT",), "--metrics-port", _port, None,
+            "port of the Prometheus endpoint; unset = off"),
+    Setting("resync_seconds", ("APPMOD_RESYNC_SECONDS",), "--resync-seconds", _positive, 60,
+            "how often each resource is re-read from AWS to correct drift"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: str | None = None
+    endpoint_url: str | None = None
+    database_host: str | None = None
+    ecr_registry: str | None = None
+    insecure_registries: tuple[str, ...] = ()
+    docker_host: str | None = None
+    log_format: str = "text"
+    log_level: str = "info"
+    metrics_port: int | None = None
+    resync_seconds: int = 60
+
+
+
+_current: Settings | None = None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("settings (each flag overrides its environment variable)")
+    for s in SETTINGS:
+        group.add_argument(s.flag, dest=s.field, metavar=s.field.upper(), default=None,
+                           help=f"{s.help} [{' / '.join(s.env)}]")
+
+
+def load(args: argparse.Namespace | None = None, environ: Mapping[str, str] = os.environ) -> Settings:
+    """Settings from flags, else environment, else defaults; remembered for `current()`."""
+    global _current
+    values = {}
+    for s in SETTINGS:
+        flag_value = getattr(args, s.field, None) if args is not None else None
+        name, raw = (s.flag, flag_value) if flag_value is not None else _from_env(s, environ)
+        if raw is None or raw == "":
+            values[s.field] = s.default
+            continue
+        try:
+            values[s.field] = s.parse(raw)
+        except ValueError as e:
+            raise ConfigError(name, f"{e} (got {raw!r})") from None
+    _current = Settings(**values)
+    return _current
+
+
+def current() -> Settings:
+    """The settings loaded at start (from the environment if nothing loaded them yet)."""
+    return _current or load()
+
+
+def _from_env(s: Setting, environ: Mapping[str, str]) -> tuple[str, str | None]:
+    for name in s.env:
+        if environ.get(name):
+            return name, environ[name]
+    return s.env[0], None

@@ -1,0 +1,63 @@
+"""The `appmod-operator` process: flags, logging, kopf's settings, the liveness endpoint, the loop.
+
+kopf settings chosen here (https://kopf.readthedocs.io/en/stable/configuration/):
+- our finalizer and annotation prefix (design.md), so kopf's bookkeeping lives under appmod.io;
+- watch timeouts on both sides, so a watch the API server silently stops feeding is re-established;
+- standalone: one replica, no peering CRDs to install.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+
+import kopf
+
+from appmod_operator import FINALIZER, GROUP, config, logs
+from appmod_operator.errors import ConfigError
+
+# The API server ends each watch after this long; the client gives up a little later on its own.
+WATCH_SERVER_TIMEOUT = 270
+WATCH_CLIENT_TIMEOUT = 300
+
+
+def build_kopf_settings() -> kopf.OperatorSettings:
+    settings = kopf.OperatorSettings()
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
+    settings.watching.server_timeout = WATCH_SERVER_TIMEOUT
+    settings.watching.client_timeout = WATCH_CLIENT_TIMEOUT
+    settings.watching.connect_timeout = 30
+    settings.networking.request_timeout = 60
+    return settings
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="appmod-operator", description="Run the AppModernization operator.")
+    parser.add_argument("--namespace", "-n", action="append", default=[],
+                        help="watch only this namespace (repeatable); default: all namespaces")
+    parser.add_argument("--liveness", default=os.environ.get("APPMOD_LIVENESS_ENDPOINT", "http://0.0.0.0:8080/healthz"),
+                        help="liveness endpoint URL [APPMOD_LIVENESS_ENDPOINT]")
+    config.add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        args.settings = config.load(args)
+    except ConfigError as e:
+        parser.exit(2, f"appmod-operator: {e}\n")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logs.configure(args.settings)
+    from appmod_operator import handlers  # noqa: F401 - registers the handlers, after settings are loaded
+
+    asyncio.run(kopf.operator(
+        settings=build_kopf_settings(),
+        standalone=True,
+        clusterwide=not args.namespace,
+        namespaces=args.namespace,
+        liveness_endpoint=args.liveness,
+    ))

@@ -1,0 +1,82 @@
+"""The resource's status: condition types, reasons and phases (the one place they are spelled), and
+the bookkeeping that keeps `lastTransitionTime` stable while a condition does not flip.
+
+Follows kstatus (https://github.com/kubernetes-sigs/cli-utils/blob/master/pkg/kstatus/README.md):
+Ready, Reconciling and Stalled are always written, so `kubectl wait`, Argo CD and Flux can read them.
+Called by reconcile/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+
+# Summary conditions (kstatus).
+READY = "Ready"
+RECONCILING = "Reconciling"
+STALLED = "Stalled"
+SUMMARY = (READY, RECONCILING, STALLED)
+
+# Step conditions, in the order the reconcile runs the steps.
+DATABASE_READY = "DatabaseReady"
+SCHEMA_MIGRATED = "SchemaMigrated"
+DATA_MIGRATED = "DataMigrated"
+IMAGE_REPLICATED = "ImageReplicated"
+SERVICE_STABLE = "ServiceStable"
+STEPS = (DATABASE_READY, SCHEMA_MIGRATED, DATA_MIGRATED, IMAGE_REPLICATED, SERVICE_STABLE)
+
+
+class Reason:
+    """Condition reasons (CamelCase, as Kubernetes conventions ask)."""
+
+    SPEC_VALID = "SpecValid"
+    INVALID_SPEC = "InvalidSpec"
+    PAUSED = "Paused"
+    PROGRESSING = "Progressing"
+    STALLED = "Stalled"
+    STEPS_PENDING = "StepsPending"
+
+
+class Phase:
+    PENDING = "Pending"
+    PROVISIONING = "Provisioning"
+    MIGRATING = "Migrating"
+    DEPLOYING = "Deploying"
+    READY = "Ready"
+    DEGRADED = "Degraded"
+    FAILED = "Failed"
+    PAUSED = "Paused"
+    DELETING = "Deleting"
+
+
+def now() -> str:
+    """The current time as Kubernetes writes it (RFC 3339, UTC, seconds)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Conditions:
+    """The conditions to write, built on the previous ones so unchanged ones keep their transition time."""
+
+    def __init__(self, previous: Sequence[Mapping] | None, generation: int, at: str):
+        self._previous = {c["type"]: c for c in previous or () if "type" in c}
+        self._current: dict[str, dict] = {}
+        self._generation, self._at = generation, at
+
+    def set(self, type_: str, status: bool, reason: str, message: str) -> None:
+        value = "True" if status else "False"
+        before = self._previous.get(type_)
+        flipped = before is None or before.get("status") != value
+        self._current[type_] = {
+            "type": type_,
+            "status": value,
+            "reason": reason,
+            "message": message,
+            "observedGeneration": self._generation,
+            "lastTransitionTime": self._at if flipped else before.get("lastTransitionTime", self._at),
+        }
+
+    def as_list(self) -> list[dict]:
+        """Summary conditions first, then steps in run order; conditions not set this time are kept."""
+        merged = {**self._previous, **self._current}
+        order = {t: i for i, t in enumerate(SUMMARY + STEPS)}
+        return [dict(merged[t]) for t in sorted(merged, key=lambda t: (order.get(t, len(order)), t))]

@@ -1,0 +1,63 @@
+"""The set of parts and how they depend on each other; used by tests/conftest.py and `python -m tests.infra`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.infra.dockerd import Dockerd
+from tests.infra.kube import KubeApiServer
+from tests.infra.moto import MotoServer
+from tests.infra.part import Part
+from tests.infra.postgres import Postgres
+from tests.infra.registry import Registry
+
+PART_NAMES = ("kube", "moto", "source-registry", "ecr-registry", "postgres", "dockerd")
+
+
+class Environment:
+    """Starts each part at most once, with what it depends on first, and stops them all in reverse."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.started: dict[str, Part] = {}
+
+    def get(self, name: str) -> Part:
+        if name not in self.started:
+            part = self._make(name)
+            if reason := part.missing():
+                raise PartMissing(name, f"{reason}; to get it: {part.how_to_get}")
+            part.start()
+            self.started[name] = part
+        return self.started[name]
+
+    def _make(self, name: str) -> Part:
+        if name == "kube":
+            return KubeApiServer(self.root)
+        if name == "moto":
+            return MotoServer(self.root)
+        if name == "source-registry":
+            return Registry(self.root, name)
+        if name == "ecr-registry":
+            return Registry(self.root, name, user="AWS", password=self.get("moto").ecr_password())
+        if name == "postgres":
+            return Postgres(self.root)
+        if name == "dockerd":
+            return Dockerd(self.root, [self.get(r).host for r in ("source-registry", "ecr-registry")])
+        raise KeyError(f"unknown part {name!r}; known: {', '.join(PART_NAMES)}")
+
+    def env(self) -> dict[str, str]:
+        merged: dict[str, str] = {}
+        for part in self.started.values():
+            merged.update(part.env())
+        return merged
+
+    def stop(self) -> None:
+        for part in reversed(list(self.started.values())):
+            part.stop()
+        self.started.clear()
+
+
+class PartMissing(Exception):
+    def __init__(self, name: str, why: str):
+        super().__init__(f"test part {name!r} is not available: {why}")
+        self.name = name

@@ -1,0 +1,109 @@
+"""PostgreSQL (Debian's server) on 127.0.0.1 with a password-protected superuser; the Aurora stand-in.
+
+PostgreSQL refuses to run as root, so as root the server runs as the `postgres` user via setpriv.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+from tests.infra import process
+from tests.infra.part import Part
+
+SUPERUSER = "postgres"
+
+
+def _bindir() -> str | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if found:
+        return os.path.dirname(found[-1])
+    initdb = shutil.which("initdb")
+    return os.path.dirname(os.path.realpath(initdb)) if initdb else None
+
+
+class Postgres(Part):
+    name = "postgres"
+    how_to_get = "apt-get install postgresql"
+
+    def missing(self) -> str | None:
+        if _bindir() is None:
+            return "no initdb (PostgreSQL server) found"
+        try:
+            import psycopg2  # noqa: F401
+        except ImportError:
+            return "psycopg2 is not installed"
+        return None
+
+    def start(self) -> None:
+        d = self.fresh_dir()
+        # A folder of its own outside the (root-only) test folder, owned by the server's user.
+        self.data = Path(tempfile.mkdtemp(prefix="appmod-postgres-"))
+        self.password = os.urandom(16).hex()
+        (self.data / "pwfile").write_text(self.password + "\n")
+        as_user = self._as_postgres()
+        bindir = _bindir()
+        initdb = subprocess.run([
+            *as_user, f"{bindir}/initdb", "-D", str(self.data / "data"), "-U", SUPERUSER, "-A", "scram-sha-256",
+            f"--pwfile={self.data / 'pwfile'}", "-E", "UTF8", "--locale=C.UTF-8",
+        ], capture_output=True, text=True)
+        if initdb.returncode:
+            raise RuntimeError(f"initdb failed: {initdb.stderr.strip()}")
+        self.port = process.free_port()
+        proc = self.spawn([
+            *as_user, f"{bindir}/postgres", "-D", str(self.data / "data"), "-h", "127.0.0.1", "-p", str(self.port),
+            "-k", str(self.data), "-c", "fsync=off", "-c", "synchronous_commit=off",
+            "-c", "full_page_writes=off", "-c", "max_connections=200",
+        ], "postgres.log")
+        process.wait_until(self._ready, "postgres", 60, proc, d / "postgres.log")
+
+    def stop(self) -> None:
+        super().stop()
+        if getattr(self, "data", None):
+            shutil.rmtree(self.data, ignore_errors=True)
+
+    def _as_postgres(self) -> list[str]:
+        if os.geteuid() != 0:
+            return []
+        for path in (self.data, self.data / "pwfile"):
+            shutil.chown(path, "postgres", "postgres")
+        return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups"]
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://{SUPERUSER}:{self.password}@127.0.0.1:{self.port}/{database}"
+
+    def _ready(self) -> bool:
+        import psycopg2
+
+        try:
+            psycopg2.connect(self.url(), connect_timeout=2).close()
+        except psycopg2.OperationalError:
+            return False
+        return True
+
+    def create_database(self) -> str:
+        """A fresh, empty database; returns its URL."""
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        self._admin(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def drop_database(self, url: str) -> None:
+        self._admin(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+    def _admin(self, sql: str) -> None:
+        import psycopg2
+
+        conn = psycopg2.connect(self.url())
+        conn.autocommit = True
+        try:
+            conn.cursor().execute(sql)
+        finally:
+            conn.close()
+
+    def env(self) -> dict[str, str]:
+        return {"APPMOD_DATABASE_HOST": f"127.0.0.1:{self.port}"}
