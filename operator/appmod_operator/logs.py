@@ -10,7 +10,25 @@ import logging
 
 from appmod_operator.config import Settings
 
-TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(object)s%(message)s"
+
+
+def _object_ref(record: logging.LogRecord) -> dict | None:
+    """kopf attaches the resource a record is about as `k8s_ref` (namespace, name, uid, ...)."""
+    ref = getattr(record, "k8s_ref", None)
+    return ref if isinstance(ref, dict) else None
+
+
+class TextFormatter(logging.Formatter):
+    """Plain lines, prefixed with [namespace/name] when the record is about one resource."""
+
+    def __init__(self):
+        super().__init__(TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        ref = _object_ref(record)
+        record.object = f"[{ref.get('namespace')}/{ref.get('name')}] " if ref else ""
+        return super().format(record)
 
 
 class JsonFormatter(logging.Formatter):
@@ -23,8 +41,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if isinstance(getattr(record, "k8s_ref", None), dict):
-            entry["object"] = record.k8s_ref
+        if ref := _object_ref(record):
+            entry["object"] = ref
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
@@ -32,7 +50,7 @@ class JsonFormatter(logging.Formatter):
 
 def configure(settings: Settings) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter() if settings.log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())

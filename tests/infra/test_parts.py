@@ -22,7 +22,7 @@ def test_kube_apiserver_enforces_token_auth_and_rbac(kube):
                             "name"], capture_output=True, text=True)
     assert "namespace/default" in admin.stdout
     operator_config = kube.write_kubeconfig(kube.dir / "operator-kubeconfig", "appmod-operator", kube.operator_token)
-    denied = subprocess.run([kubectl_binary(), "--kubeconfig", str(operator_config), "get", "namespaces"],
+    denied = subprocess.run([kubectl_binary(), "--kubeconfig", str(operator_config), "get", "configmaps"],
                             capture_output=True, text=True)
     assert denied.returncode != 0 and "forbidden" in denied.stderr.lower()
     version = subprocess.run([kubectl_binary(), "--kubeconfig", str(kube.kubeconfig), "version", "-o", "json"],
