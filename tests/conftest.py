@@ -31,14 +31,19 @@ def _part(environment: Environment, name: str):
         pytest.skip(str(e))
 
 
-@pytest.fixture(scope="session")
-def kube(environment):
-    return _part(environment, "kube")
+def _session_part(name: str):
+    @pytest.fixture(scope="session")
+    def fixture(environment):
+        return _part(environment, name)
+    return fixture
 
 
-@pytest.fixture(scope="session")
-def moto_server(environment):
-    return _part(environment, "moto")
+kube = _session_part("kube")
+moto_server = _session_part("moto")
+source_registry = _session_part("source-registry")
+ecr_registry = _session_part("ecr-registry")
+postgres = _session_part("postgres")
+dockerd = _session_part("dockerd")
 
 
 @pytest.fixture
@@ -50,29 +55,9 @@ def aws(moto_server, monkeypatch):
     return moto_server
 
 
-@pytest.fixture(scope="session")
-def source_registry(environment):
-    return _part(environment, "source-registry")
-
-
-@pytest.fixture(scope="session")
-def ecr_registry(environment):
-    return _part(environment, "ecr-registry")
-
-
-@pytest.fixture(scope="session")
-def postgres(environment):
-    return _part(environment, "postgres")
-
-
 @pytest.fixture
 def pg_url(postgres):
     """A fresh, empty database for one test."""
     url = postgres.create_database()
     yield url
     postgres.drop_database(url)
-
-
-@pytest.fixture(scope="session")
-def dockerd(environment):
-    return _part(environment, "dockerd")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -43,7 +42,8 @@ def operator(kube, kubectl, tmp_path_factory):
     proc = process.spawn(["appmod-operator", "--liveness", f"http://127.0.0.1:{port}/healthz"], log, env={
         "KUBECONFIG": str(kubeconfig), "APPMOD_RESYNC_SECONDS": "3600", "APPMOD_LOG_LEVEL": "debug"})
     try:
-        process.wait_until(lambda: _ok(f"http://127.0.0.1:{port}/healthz"), "appmod-operator", 60, proc, log)
+        healthy = lambda: process.http_status(f"http://127.0.0.1:{port}/healthz") == 200  # noqa: E731
+        process.wait_until(healthy, "appmod-operator", 60, proc, log)
         yield log
     finally:
         process.stop_pid(proc.pid)
@@ -133,10 +133,4 @@ def test_deleting_the_resource_releases_the_finalizer(kubectl, operator):
     kubectl.run("delete", "appmod", "minimal", "-n", NS, "--wait=true", "--timeout=60s")
     gone = kubectl.run("get", "appmod", "minimal", "-n", NS, check=False)
     assert gone.returncode != 0 and "NotFound" in gone.stderr
-
-
-def _ok(url: str) -> bool:
-    with urllib.request.urlopen(url, timeout=2) as response:
-        return response.status == 200
-
 

@@ -33,7 +33,8 @@ APT=(-o "Dir::Etc::sourcelist=$WORK/apt/etc/sources.list" -o "Dir::Etc::sourcepa
 apt-get "${APT[@]}" update -qq
 apt-get "${APT[@]}" source --download-only "kubernetes=$SRC_VERSION"
 
-# Debian's Go 1.19 and reflect2 1.0.2, unpacked without installing.
+# Debian's Go 1.19 and reflect2 1.0.2, unpacked without installing (fresh package lists first).
+apt-get update -qq
 apt-get download -qq golang-1.19-go golang-1.19-src golang-github-modern-go-reflect2-dev
 mkdir go
 for deb in golang-1.19-go_*.deb golang-1.19-src_*.deb golang-github-modern-go-reflect2-dev_*.deb; do

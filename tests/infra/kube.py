@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import ssl
 import subprocess
-import urllib.request
 from pathlib import Path
 
 from tests.infra import process
@@ -78,10 +76,11 @@ class KubeApiServer(Part):
             f"--listen-peer-urls=http://127.0.0.1:{peer}", f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
             f"--initial-cluster=appmod=http://127.0.0.1:{peer}",
         ], "etcd.log", env={"ETCD_UNSUPPORTED_ARCH": os.uname().machine})
-        process.wait_until(lambda: _get(f"{self.etcd_url}/health") == 200, "etcd", 30, proc, d / "etcd.log")
+        healthy = lambda: process.http_status(f"{self.etcd_url}/health") == 200  # noqa: E731
+        process.wait_until(healthy, "etcd", 30, proc, d / "etcd.log")
 
     def _ready(self) -> bool:
-        return _get(f"{self.url}/readyz", self.admin_token) == 200
+        return process.http_status(f"{self.url}/readyz", f"Bearer {self.admin_token}") == 200
 
     def write_kubeconfig(self, path: Path, user: str, token: str, namespace: str = "default") -> Path:
         """A kubeconfig for `user`; the CA is the apiserver's own self-signed certificate."""
@@ -98,12 +97,3 @@ class KubeApiServer(Part):
     def env(self) -> dict[str, str]:
         return {"KUBECONFIG": str(self.kubeconfig)}
 
-
-def _get(url: str, token: str | None = None) -> int:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
-    context = ssl._create_unverified_context()  # readiness probe only; clients verify the CA
-    try:
-        with urllib.request.urlopen(request, timeout=2, context=context) as response:
-            return response.status
-    except urllib.error.HTTPError as e:
-        return e.code

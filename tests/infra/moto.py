@@ -27,7 +27,7 @@ class MotoServer(Part):
         port = process.free_port()
         self.url = f"http://127.0.0.1:{port}"
         proc = self.spawn([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], "moto.log")
-        process.wait_until(lambda: _status(f"{self.url}/moto-api/") == 200, "moto server", 60, proc,
+        process.wait_until(lambda: process.http_status(f"{self.url}/moto-api/") == 200, "moto server", 60, proc,
                            self.dir / "moto.log")
 
     def reset(self) -> None:
@@ -56,7 +56,3 @@ class MotoServer(Part):
         token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
         return base64.b64decode(token).decode().split(":", 1)[1]
 
-
-def _status(url: str) -> int:
-    with urllib.request.urlopen(url, timeout=2) as response:
-        return response.status

@@ -4,8 +4,6 @@ with htpasswd user `AWS` whose password is the one moto's ECR hands out."""
 from __future__ import annotations
 
 import os
-import urllib.error
-import urllib.request
 
 from tests.infra import process
 from tests.infra.part import Part, which
@@ -49,13 +47,6 @@ class Registry(Part):
             f"http:\n  addr: {self.host}\n  secret: {os.urandom(16).hex()}\n" + auth
         )
         proc = self.spawn(["docker-registry", "serve", str(d / "config.yml")], "registry.log")
-        process.wait_until(lambda: _status(f"{self.url}/v2/") in (200, 401), self.name, 30, proc,
+        process.wait_until(lambda: process.http_status(f"{self.url}/v2/") in (200, 401), self.name, 30, proc,
                            d / "registry.log")
 
-
-def _status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status
-    except urllib.error.HTTPError as e:
-        return e.code

@@ -5,14 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
-import urllib.error
-import urllib.request
 
 import boto3
 import psycopg2
 import pytest
 
 from tests.infra.kube import kubectl_binary
+from tests.infra.process import http_status
 
 pytestmark = pytest.mark.e2e
 
@@ -39,15 +38,15 @@ def test_moto_reset_forgets_resources(aws):
 
 
 def test_ecr_registry_wants_the_password_moto_hands_out(aws, ecr_registry):
-    assert _status(f"{ecr_registry.url}/v2/") == 401
+    assert http_status(f"{ecr_registry.url}/v2/") == 401
     token = boto3.client("ecr").get_authorization_token()["authorizationData"][0]["authorizationToken"]
-    assert _status(f"{ecr_registry.url}/v2/", f"Basic {token}") == 200
+    assert http_status(f"{ecr_registry.url}/v2/", f"Basic {token}") == 200
     wrong = base64.b64encode(b"AWS:not-the-token").decode()
-    assert _status(f"{ecr_registry.url}/v2/", f"Basic {wrong}") == 401
+    assert http_status(f"{ecr_registry.url}/v2/", f"Basic {wrong}") == 401
 
 
 def test_source_registry_is_anonymous(source_registry):
-    assert _status(f"{source_registry.url}/v2/") == 200
+    assert http_status(f"{source_registry.url}/v2/") == 200
 
 
 def test_postgres_gives_each_test_a_fresh_database(postgres, pg_url):
@@ -74,11 +73,3 @@ def test_dockerd_pushes_to_the_ecr_registry(dockerd, aws, ecr_registry, tmp_path
     assert not [line for line in lines if "error" in line], lines
     assert any("Digest" in (line.get("aux") or {}) for line in lines), lines
 
-
-def _status(url: str, authorization: str | None = None) -> int:
-    request = urllib.request.Request(url, headers={"Authorization": authorization} if authorization else {})
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status
-    except urllib.error.HTTPError as e:
-        return e.code
