@@ -1,0 +1,61 @@
+"""The cluster side of the end-to-end tests: the CRD and RBAC applied once, and the operator as a
+subprocess running as a plain token user bound to the shipped ClusterRole (so RBAC gaps show up)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.e2e.kubectl import Kubectl
+from tests.infra import process
+from tests.infra.kube import OPERATOR_USER
+
+ROOT = Path(__file__).resolve().parents[2]
+NAMESPACE = "shop"
+
+
+def example(name: str) -> dict:
+    """A resource from examples/, as a dict to change before applying."""
+    return yaml.safe_load((ROOT / "examples" / name).read_text())
+
+
+def app(kubectl: Kubectl, name: str) -> dict:
+    """The AppModernization `name` in the test namespace, as the API server has it now."""
+    return kubectl.get("appmodernization", name, "-n", NAMESPACE)
+
+
+@pytest.fixture(scope="session")
+def kubectl(kube) -> Kubectl:
+    admin = Kubectl(kube.kubeconfig)
+    admin.run("apply", "-f", str(ROOT / "crds"))
+    admin.run("wait", "--for=condition=Established", "--timeout=60s", "crd/appmodernizations.appmod.io")
+    admin.run("apply", "-f", str(ROOT / "manifests" / "rbac.yaml"))
+    admin.run("create", "clusterrolebinding", "appmod-operator-test", "--clusterrole=appmod-operator",
+              f"--user={OPERATOR_USER}")
+    admin.run("create", "namespace", NAMESPACE)
+    return admin
+
+
+@pytest.fixture(scope="module")
+def start_operator(kube, kubectl, tmp_path_factory):
+    """Starts `appmod-operator` (one per test module); returns the path of its log."""
+    started = []
+
+    def start(resync_seconds: int) -> Path:
+        folder = tmp_path_factory.mktemp("operator")
+        kubeconfig = kube.write_kubeconfig(folder / "kubeconfig", OPERATOR_USER, kube.operator_token)
+        port, log = process.free_port(), folder / "operator.log"
+        proc = process.spawn(["appmod-operator", "--liveness", f"http://127.0.0.1:{port}/healthz"], log, env={
+            "KUBECONFIG": str(kubeconfig), "APPMOD_RESYNC_SECONDS": str(resync_seconds),
+            "APPMOD_LOG_LEVEL": "debug"})
+        started.append((proc, log))
+        healthy = lambda: process.http_status(f"http://127.0.0.1:{port}/healthz") == 200  # noqa: E731
+        process.wait_until(healthy, "appmod-operator", 60, proc, log)
+        return log
+
+    yield start
+    for proc, log in started:
+        process.stop_pid(proc.pid)
+        print(f"--- {log} (tail) ---\n{log.read_text()[-5000:]}")
