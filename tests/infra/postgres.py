@@ -106,4 +106,4 @@ class Postgres(Part):
             conn.close()
 
     def env(self) -> dict[str, str]:
-        return {"APPMOD_DATABASE_HOST": f"127.0.0.1:{self.port}"}
+        return {"APPMOD_DATABASE_HOST": f"127.0.0.1:{self.port}", "APPMOD_TEST_POSTGRES_URL": self.url()}
