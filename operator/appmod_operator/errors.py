@@ -29,3 +29,45 @@ class ConfigError(Exception):
     def __init__(self, setting: str, message: str):
         super().__init__(f"{setting}: {message}")
         self.setting = setting
+
+
+class MigrationError(UserError):
+    """The data migration cannot go on; the message says what to change. Exit code 2 on the command line."""
+
+    reason = "MigrationFailed"
+
+
+class SourceError(MigrationError):
+    """The SQLite source cannot be read: missing, not SQLite, corrupt."""
+
+    reason = "SourceUnreadable"
+
+
+class TargetError(MigrationError):
+    """The PostgreSQL target cannot be reached or used; never carries the password."""
+
+    reason = "TargetUnreachable"
+
+
+class TargetNotEmpty(MigrationError):
+    """A target table already holds different data and --replace was not given."""
+
+    reason = "TargetHoldsOtherData"
+
+
+class UnrepresentableValue(MigrationError):
+    """A source value that the target column's type cannot hold exactly."""
+
+    reason = "UnrepresentableValue"
+
+    def __init__(self, table: str, column: str, rowid: object, value: object, why: str):
+        shown = repr(value)
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        super().__init__(f"table {table!r}, column {column!r}, rowid {rowid}: value {shown} {why}")
+        self.table, self.column, self.rowid = table, column, rowid
+
+
+class VerificationFailed(MigrationError):
+    """After the copy, the target does not hold what the source holds."""
+
+    reason = "VerificationFailed"

@@ -1,0 +1,178 @@
+"""How a column's values travel: each column gets a Kind, and each kind has
+- a SQLite expression that renders a value as a PostgreSQL COPY text field, or yields a NUL byte
+  (never part of a valid field) when the value cannot be represented exactly;
+- for REAL and NUMERIC, a Python formatter instead, because SQLite 3.40's printf is not correctly
+  rounded past 15 digits (https://sqlite.org/printf.html), while Python's float.hex and repr are exact;
+- a PostgreSQL expression that renders the stored value back to the very same text, so the checksum
+  of what arrived can be compared with the checksum of what was sent.
+
+Called by plan.py (choosing kinds), copy.py (rendering rows) and verify.py (rendering stored rows).
+"""
+
+from __future__ import annotations
+
+import enum
+from decimal import Decimal
+
+NUL = b"\x00"
+NULL_FIELD = b"\\N"
+
+
+class Kind(enum.Enum):
+    INTEGER = "integer"
+    REAL = "real"
+    NUMERIC = "numeric"
+    TEXT = "text"
+    BLOB = "blob"
+    BOOLEAN = "boolean"
+    DATE = "date"
+    TIMESTAMP = "timestamp"
+
+    @property
+    def python_rendered(self) -> bool:
+        return self in (Kind.REAL, Kind.NUMERIC)
+
+
+_TIME = "[0-2][0-9]:[0-5][0-9]:[0-5][0-9]"
+_DATE = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]"
+_TIMESTAMP_GLOB = f"{_DATE}[ T]{_TIME}"
+
+
+def _python_valid(kind: Kind, c: str) -> str:
+    if kind is Kind.REAL:
+        # Integers beyond 2**53 would round on their way into a double.
+        return f"(typeof({c}) = 'real' OR (typeof({c}) = 'integer' AND abs({c}) <= 9007199254740992))"
+    return f"typeof({c}) IN ('integer', 'real')"
+
+
+def invalid_sql(kind: Kind, c: str) -> str:
+    """SQLite condition: the value in column expression `c` does not fit the kind (NULL fits)."""
+    condition = f"CAST({render_sql(kind, c)} AS BLOB) = X'00'"
+    if kind is Kind.TEXT:
+        condition += f" OR (typeof({c}) = 'text' AND instr(CAST({c} AS BLOB), X'00') > 0)"
+    return f"({condition})"
+
+
+def why_invalid(kind: Kind) -> str:
+    return {
+        Kind.INTEGER: "is not an integer",
+        Kind.REAL: "is not a number a double precision column can hold exactly",
+        Kind.NUMERIC: "is not a number",
+        Kind.TEXT: "is a blob or holds a NUL character, which PostgreSQL text cannot store",
+        Kind.BLOB: "is a number, not bytes",
+        Kind.BOOLEAN: "is not 0 or 1",
+        Kind.DATE: "is not a valid date (YYYY-MM-DD)",
+        Kind.TIMESTAMP: "is not a valid timestamp (YYYY-MM-DD HH:MM:SS[.ffffff])",
+    }[kind]
+
+
+_SPECIAL_GLOB = "*[\\" + "\t\n\r]*"  # backslash, tab, newline, carriage return
+
+
+def _escaped(c: str) -> str:
+    # COPY text format: backslash, tab, newline and carriage return are the only bytes to escape on
+    # input (https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.2). Most values
+    # have none, and one GLOB is cheaper than four replace() copies.
+    replaced = (f"replace(replace(replace(replace({c}, '\\', '\\\\'), char(9), '\\t'), char(10), '\\n'), "
+                f"char(13), '\\r')")
+    return f"CASE WHEN {c} GLOB '{_SPECIAL_GLOB}' THEN {replaced} ELSE {c} END"
+
+
+def render_sql(kind: Kind, c: str, not_null: bool = False) -> str:
+    """SQLite expression: the COPY field for column `c` ('\\N' for NULL, a NUL byte when the value
+    does not fit). For Python-rendered kinds, the raw value (or X'00') for the formatter.
+
+    These are the hot path, so each tests the value's type once; a NUL inside a text value needs no
+    test of its own, as it reaches the line and fails the NUL check there. Calendar validity (Feb 30)
+    is left to PostgreSQL, which refuses such a line with its number (copy.py names the row)."""
+    null = "" if not_null else f"WHEN {c} IS NULL THEN '\\N' "
+    if kind.python_rendered:
+        return f"CASE WHEN {c} IS NULL OR {_python_valid(kind, c)} THEN {c} ELSE X'00' END"
+    if kind is Kind.INTEGER:
+        return f"CASE typeof({c}) WHEN 'integer' THEN CAST({c} AS TEXT) WHEN 'null' THEN '\\N' ELSE X'00' END"
+    if kind is Kind.TEXT:
+        return (f"CASE typeof({c}) WHEN 'text' THEN {_escaped(c)} WHEN 'null' THEN '\\N' "
+                f"WHEN 'integer' THEN CAST({c} AS TEXT) WHEN 'real' THEN "
+                f"CASE WHEN CAST(printf('%!.15g', {c}) AS REAL) = {c} THEN printf('%!.15g', {c}) "
+                f"ELSE printf('%!.20e', {c}) END ELSE X'00' END")
+    if kind is Kind.BLOB:
+        return (f"CASE typeof({c}) WHEN 'blob' THEN '\\\\x' || hex({c}) WHEN 'null' THEN '\\N' "
+                f"WHEN 'text' THEN '\\\\x' || hex({c}) ELSE X'00' END")
+    if kind is Kind.BOOLEAN:
+        field = f"CASE {c} WHEN 0 THEN 'f' WHEN 1 THEN 't' ELSE X'00' END"
+        return field if not_null else f"iif({c} IS NULL, '\\N', {field})"
+    if kind is Kind.DATE:
+        return f"CASE WHEN {c} GLOB '{_DATE}' THEN {c} {null}ELSE X'00' END"
+    return (f"CASE WHEN {c} GLOB '{_TIMESTAMP_GLOB}' THEN replace({c}, 'T', ' ') "
+            f"WHEN {c} GLOB '{_TIMESTAMP_GLOB}.[0-9]*' AND length({c}) <= 26 AND NOT substr({c}, 21) GLOB '*[^0-9]*' "
+            f"THEN rtrim(rtrim(replace({c}, 'T', ' '), '0'), '.') {null}ELSE X'00' END")
+
+
+class Unrepresentable(Exception):
+    """Raised by a formatter; the loader turns it into UnrepresentableValue with table and rowid."""
+
+    def __init__(self, why: str):
+        super().__init__(why)
+        self.why = why
+
+
+def formatter(kind: Kind, precision: int | None = None, scale: int | None = None):
+    """The Python formatter of a Python-rendered kind: value -> COPY field bytes."""
+    if kind is Kind.REAL:
+        return _real
+    if kind is Kind.NUMERIC:
+        return lambda value: _numeric(value, precision, scale)
+    raise ValueError(f"{kind} is rendered by SQLite")
+
+
+def _real(value) -> bytes:
+    if value is None:
+        return NULL_FIELD
+    if isinstance(value, bytes):
+        raise Unrepresentable(why_invalid(Kind.REAL))
+    # Hexadecimal floating point is exact both ways; PostgreSQL's float8in reads it through strtod.
+    return float(value).hex().encode()
+
+
+def _numeric(value, precision: int | None, scale: int | None) -> bytes:
+    if value is None:
+        return NULL_FIELD
+    if isinstance(value, bytes):
+        raise Unrepresentable(why_invalid(Kind.NUMERIC))
+    number = Decimal(value) if isinstance(value, int) else Decimal(repr(value))
+    if scale is None:
+        return format(number, "f").encode()
+    if round(number, scale) != number:
+        raise Unrepresentable(f"has more than {scale} decimal places")
+    if precision is not None and abs(number) >= Decimal(10) ** (precision - scale):
+        raise Unrepresentable(f"has more than {precision - scale} digits before the decimal point")
+    return f"{number:.{scale}f}".encode()
+
+
+def pg_render(kind: Kind, c: str) -> str:
+    """PostgreSQL expression rendering stored column `c` as the COPY field the source sent."""
+    field = {
+        Kind.INTEGER: f"{c}::text",
+        Kind.NUMERIC: f"{c}::text",
+        Kind.REAL: _pg_hex_float(c),
+        Kind.TEXT: (f"replace(replace(replace(replace({c}, E'\\\\', E'\\\\\\\\'), E'\\t', E'\\\\t'), "
+                    f"E'\\n', E'\\\\n'), E'\\r', E'\\\\r')"),
+        Kind.BLOB: f"E'\\\\\\\\x' || upper(encode({c}, 'hex'))",
+        Kind.BOOLEAN: f"CASE WHEN {c} THEN 't' WHEN NOT {c} THEN 'f' END",
+        Kind.DATE: f"{c}::text",
+        Kind.TIMESTAMP: f"{c}::text",
+    }[kind]
+    return f"coalesce({field}, E'\\\\N')"
+
+
+def _pg_hex_float(c: str) -> str:
+    """float.hex's format rebuilt from the IEEE bits (float8send), so no decimal rounding is involved."""
+    bits = f"float8send({c})"
+    sign = f"CASE WHEN get_byte({bits}, 0) >= 128 THEN '-' ELSE '' END"
+    exponent = f"(((get_byte({bits}, 0) & 127) << 4) | (get_byte({bits}, 1) >> 4))"
+    mantissa = f"substr(encode({bits}, 'hex'), 4)"
+    return (f"{sign} || CASE WHEN {exponent} = 2047 THEN 'inf' "
+            f"WHEN {exponent} = 0 AND {mantissa} = '0000000000000' THEN '0x0.0p+0' "
+            f"WHEN {exponent} = 0 THEN '0x0.' || {mantissa} || 'p-1022' "
+            f"ELSE '0x1.' || {mantissa} || 'p' || CASE WHEN {exponent} >= 1023 THEN '+' ELSE '' END "
+            f"|| ({exponent} - 1023)::text END")

@@ -1,0 +1,523 @@
+"""migrate(): the library entry point the command line and the operator's reconcile call.
+
+Convert mode: every table is created in a staging schema, loaded in rowid ranges by worker threads
+(each range one COPY in one transaction), checksummed, given its keys and indexes, and only then moved
+into the target schema in one transaction, so a crash at any moment leaves each target table either
+complete or absent. Foreign keys and CHECKs come last, added NOT VALID and then validated.
+
+Existing mode: the app's own migrations made the tables. Each table is loaded in one transaction, in
+foreign-key order: COPY into a temporary text table, checksum it, then INSERT ... SELECT with casts to
+the declared types, so PostgreSQL's own parsers do the conversion and name what they refuse.
+
+Both modes refuse a target table that already holds different data unless `replace` is set, and skip
+one that already holds exactly the source's data, so running again converges without duplicates.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from hashlib import md5
+from pathlib import Path
+
+import psycopg2
+
+from appmod_operator.errors import MigrationError, TargetNotEmpty, UnrepresentableValue, VerificationFailed
+from appmod_operator.migration import copy, ddl, plan, source, target
+from appmod_operator.migration.columns import Kind
+from appmod_operator.migration.source import quote
+from appmod_operator.migration.verify import build_checksum_query, build_chunked_checksum_query, fingerprint
+
+STAGING_SCHEMA = "appmod_staging"
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class Options:
+    schema: str = "convert"  # convert | existing
+    verify: str = "checksum"  # checksum | rowcount
+    replace: bool = False
+    workers: int = 2
+    keep_as_text: frozenset[str] = frozenset()  # "table.column": keep as text instead of failing
+    exclude: frozenset[str] = frozenset()  # tables not to copy
+    target_schema: str = "public"
+    unit_rows: int = plan.UNIT_ROWS
+
+
+@dataclass
+class TableReport:
+    name: str
+    rows: int
+    bytes: int
+    checksum: str
+    status: str  # copied | unchanged
+
+
+@dataclass
+class Report:
+    tables: list[TableReport] = field(default_factory=list)
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    untranslated: list[str] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return sum(t.rows for t in self.tables)
+
+    @property
+    def bytes(self) -> int:
+        return sum(t.bytes for t in self.tables)
+
+    @property
+    def checksum(self) -> str:
+        """One fingerprint over every table's name, row count and checksum."""
+        text = "\n".join(f"{t.name}\t{t.rows}\t{t.checksum}" for t in sorted(self.tables, key=lambda t: t.name))
+        return md5(text.encode()).hexdigest()[:16]
+
+    def summary(self) -> dict:
+        return {"tables": len(self.tables), "rows": self.rows, "bytes": self.bytes,
+                "seconds": round(self.seconds, 3), "checksum": self.checksum,
+                "copied": [t.name for t in self.tables if t.status == "copied"],
+                "unchanged": [t.name for t in self.tables if t.status == "unchanged"],
+                "warnings": self.warnings, "untranslated": self.untranslated}
+
+
+def migrate(source_path: str | Path, target_url: str, options: Options = Options(),
+            progress: Progress | None = None, stop: threading.Event | None = None) -> Report:
+    """Copy the SQLite database at source_path into the PostgreSQL database at target_url."""
+    started = time.monotonic()
+    if options.schema not in ("convert", "existing"):
+        raise MigrationError(f"schema mode must be convert or existing, got {options.schema!r}")
+    if options.verify not in ("checksum", "rowcount"):
+        raise MigrationError(f"verify must be checksum or rowcount, got {options.verify!r}")
+    sqlite_conn = source.connect(source_path)
+    source.check_integrity(sqlite_conn, source_path)
+    schema = source.read_schema(sqlite_conn)
+    pg = target.connect(target_url)
+    run = _Run(Path(source_path), target_url, pg, options, progress or (lambda *_: None), stop or threading.Event())
+    try:
+        report = run.convert(sqlite_conn, pg, schema) if options.schema == "convert" else run.existing(
+            sqlite_conn, pg, schema)
+    finally:
+        run.close()
+        pg.close()
+        sqlite_conn.close()
+    report.untranslated = list(schema.untranslated) + report.untranslated
+    report.seconds = time.monotonic() - started
+    return report
+
+
+class _Run:
+    def __init__(self, source_path: Path, target_url: str, pg, options: Options, progress: Progress,
+                 stop: threading.Event):
+        self.source_path, self.target_url, self.options = source_path, target_url, options
+        self.progress, self.stop = progress, stop
+        self._local = threading.local()
+        self._local.pg = pg  # the calling thread's connection (migrate closes it)
+        self._opened: list = []
+        self._lock = threading.Lock()
+        self._verify_pool: ThreadPoolExecutor | None = None
+
+    # --- connections, one pair per worker thread ---
+    def pg(self):
+        if not hasattr(self._local, "pg"):
+            self._local.pg = target.connect(self.target_url)
+            self._opened.append(self._local.pg)
+        return self._local.pg
+
+    def close(self) -> None:
+        if self._verify_pool is not None:
+            self._verify_pool.shutdown()
+        for conn in self._opened:
+            conn.close()
+
+    # --- convert mode ---
+    def convert(self, sqlite_conn, pg, schema: source.Schema) -> Report:
+        o = self.options
+        plans = [plan.convert_plan(sqlite_conn, t, o.keep_as_text, o.unit_rows)
+                 for t in schema.tables if t.name not in o.exclude]
+        report = Report(warnings=[w for p in plans for w in p.warnings])
+        present = target.tables(pg, o.target_schema)
+        unchanged = self._unchanged_or_refuse(sqlite_conn, pg, [p for p in plans if p.name in present])
+        report.tables += unchanged
+        to_load = [p for p in plans if p.name not in {t.name for t in unchanged}]
+        self._create_staging(pg, to_load, report.untranslated)
+        report.tables += self._load_all(to_load, present, report.untranslated)
+        self._ensure_constraints(pg, plans, report)
+        _execute(pg, f"DROP SCHEMA IF EXISTS {quote(STAGING_SCHEMA)}", ignore_errors=True)
+        return report
+
+    def _unchanged_or_refuse(self, sqlite_conn, pg, present: list[plan.TablePlan]) -> list[TableReport]:
+        """Tables already in the target: identical ones are left alone; others need `replace`."""
+        if self.options.replace:
+            return []
+        unchanged, different = [], []
+        for p in present:
+            sent = copy.source_checksum(sqlite_conn, p)
+            stored = self._stored_checksum(target.relation(self.options.target_schema, p.name), p)
+            if stored == (sent.rows, sent.checksum):
+                unchanged.append(TableReport(p.name, sent.rows, sent.bytes, fingerprint(sent.checksum), "unchanged"))
+            else:
+                different.append(p.name)
+        if different:
+            raise TargetNotEmpty(f"the target already has table(s) {', '.join(different)} with different data; "
+                                 "pass --replace to overwrite them")
+        return unchanged
+
+    def _stored_checksum(self, relation: str, p: plan.TablePlan) -> tuple[int, int] | None:
+        try:
+            return self._target_checksum(relation, p)
+        except psycopg2.Error:
+            return None  # columns or types differ: not the same data
+
+    def _create_staging(self, pg, plans: list[plan.TablePlan], untranslated: list[str]) -> None:
+        _execute(pg, f"CREATE SCHEMA IF NOT EXISTS {quote(STAGING_SCHEMA)}")
+        for p in plans:
+            _execute(pg, f"DROP TABLE IF EXISTS {target.relation(STAGING_SCHEMA, p.name)} CASCADE")
+            _execute(pg, ddl.build_create_table(p, STAGING_SCHEMA, untranslated))
+
+    def _load_all(self, plans: list[plan.TablePlan], present: dict, untranslated: list[str]) -> list[TableReport]:
+        """Units run in worker processes (SQLite rendering and Python hashing would fight over one GIL);
+        each finished table is verified and moved into place by a thread while other units load."""
+        units = sorted(((p, bounds) for p in plans for bounds in p.ranges),
+                       key=lambda u: -(u[0].rows / len(u[0].ranges)))
+        pending = {p.name: len(p.ranges) for p in plans}
+        sent = {p.name: copy.UnitResult() for p in plans}
+        done_rows = {p.name: 0 for p in plans}
+        context = multiprocessing.get_context("forkserver")
+        stop, messages = context.Event(), context.SimpleQueue()
+        processes = ProcessPoolExecutor(self.options.workers, context, initializer=_worker_start,
+                                        initargs=(str(self.source_path), self.target_url, stop, messages))
+        threads = ThreadPoolExecutor(self.options.workers, thread_name_prefix="appmod-finish")
+        futures: dict[Future, plan.TablePlan] = {processes.submit(_worker_load, p, b): p for p, b in units}
+        finishing: list[Future] = []
+        try:
+            while futures:
+                finished, _ = wait(futures, timeout=0.2, return_when=FIRST_COMPLETED)
+                self._report_progress(messages, done_rows, plans)
+                for future in finished:
+                    p = futures.pop(future)
+                    total, result = sent[p.name], future.result()
+                    total.rows, total.bytes = total.rows + result.rows, total.bytes + result.bytes
+                    total.checksum += result.checksum
+                    pending[p.name] -= 1
+                    if pending[p.name] == 0:
+                        finishing.append(threads.submit(self._finish_table, p, total, p.name in present,
+                                                        untranslated))
+            return [f.result() for f in finishing]
+        except BaseException:
+            stop.set()
+            self.stop.set()
+            raise
+        finally:
+            processes.shutdown(cancel_futures=True)
+            threads.shutdown(cancel_futures=True)
+
+    def _report_progress(self, messages, done_rows: dict, plans: list[plan.TablePlan]) -> None:
+        totals = {p.name: p.rows for p in plans}
+        while not messages.empty():
+            table, rows = messages.get()
+            done_rows[table] += rows
+            self.progress(table, done_rows[table], totals[table])
+
+    def _finish_table(self, p: plan.TablePlan, sent: copy.UnitResult, replacing: bool,
+                      untranslated: list[str]) -> TableReport:
+        """Build the staged table's keys and indexes, verify it, then move it into place atomically."""
+        pg, staged = self.pg(), target.relation(STAGING_SCHEMA, p.name)
+        with self._lock:
+            statements = ddl.build_keys_and_indexes(p, STAGING_SCHEMA, untranslated)
+        for statement in statements:
+            _execute(pg, statement, what=f"table {p.name}")
+        self._verify(staged, p, sent)
+        self._continue_identity(pg, staged, p)
+        final = target.relation(self.options.target_schema, p.name)
+        with pg.cursor() as cur:
+            if replacing:
+                cur.execute(f"DROP TABLE IF EXISTS {final} CASCADE")
+            cur.execute(f"ALTER TABLE {staged} SET SCHEMA {quote(self.options.target_schema)}")
+        pg.commit()
+        return TableReport(p.name, sent.rows, sent.bytes, fingerprint(sent.checksum), "copied")
+
+    def _verify(self, relation: str, p: plan.TablePlan, sent: copy.UnitResult,
+                staged_columns: list[tuple[str, Kind]] | None = None) -> None:
+        if self.options.verify == "rowcount":
+            stored, expected = _query_one(self.pg(), f"SELECT count(*) FROM {relation}", commit=False), (sent.rows,)
+        else:
+            stored, expected = self._target_checksum(relation, p, staged_columns), (sent.rows, sent.checksum)
+        if tuple(stored) != expected:
+            raise VerificationFailed(
+                f"table {p.name}: the source sent {sent.rows} rows (checksum {fingerprint(sent.checksum)}) but "
+                f"the target holds {stored[0]} rows" + (
+                    f" (checksum {fingerprint(stored[1])})" if len(stored) > 1 else ""))
+
+    def _target_checksum(self, relation: str, p: plan.TablePlan,
+                         staged_columns: list[tuple[str, Kind]] | None = None) -> tuple[int, int]:
+        """(rows, checksum) of what `relation` stores, hashed as copy.load hashed what it sent: by chunks
+        of the key in convert mode on keyed tables (windows of the key queried in parallel, on its
+        index), else row by row."""
+        if staged_columns is None and p.keyed:
+            query = build_chunked_checksum_query(relation, p.table.rowid_alias.name,
+                                                 [(c.name, c.kind) for c in p.columns])
+            windows = [w for bounds in p.ranges for w in _windows(bounds)]
+            parts = list(self._verifiers().map(lambda w: _query_one(self.pg(), query, w), windows))
+            return sum(int(n) for n, _ in parts), sum(int(h) for _, h in parts)
+        columns = staged_columns or [(c.name, c.kind) for c in p.columns]
+        rows, checksum = _query_one(self.pg(), build_checksum_query(relation, columns), commit=False)
+        return int(rows), int(checksum)
+
+    def _verifiers(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._verify_pool is None:
+                self._verify_pool = ThreadPoolExecutor(self.options.workers, thread_name_prefix="appmod-verify")
+            return self._verify_pool
+
+    def _continue_identity(self, pg, relation: str, p: plan.TablePlan) -> None:
+        """The identity column continues after the copied maximum (and after AUTOINCREMENT's high-water mark)."""
+        alias = p.table.rowid_alias
+        if alias is None:
+            return
+        c = quote(alias.name)
+        _execute(pg, f"SELECT setval(pg_get_serial_sequence(%s, %s), greatest(v, 1), v > 0) "
+                     f"FROM (SELECT greatest(coalesce(max({c}), 0), %s) AS v FROM {relation}) m",
+                 (relation, alias.name, p.table.sequence or 0))
+
+    def _ensure_constraints(self, pg, plans: list[plan.TablePlan], report: Report) -> None:
+        """Foreign keys and CHECKs, added NOT VALID (no table lock while scanning), then validated;
+        one that fails to validate stays, unvalidated, and is reported."""
+        schema = self.options.target_schema
+        keys = {p.name: p.table.primary_key for p in plans}
+        for p in plans:
+            columns = [c.name for c in p.columns]
+            constraints = [ddl.build_foreign_key(p.name, fk, keys.get(fk.table, ()), schema)
+                           for fk in p.table.foreign_keys if fk.table in keys]
+            for number, check in enumerate(p.table.checks, 1):
+                expression = ddl.translate_expression(check, columns)
+                if expression is None:
+                    report.untranslated.append(f"check on {p.name}: {check}")
+                else:
+                    constraints.append(ddl.build_check(p.name, number, expression, schema))
+            for fk in p.table.foreign_keys:
+                if fk.table not in keys:
+                    report.untranslated.append(f"foreign key {p.name}({', '.join(fk.columns)}) -> {fk.table} "
+                                               "(the parent table is not copied)")
+            for name, statement in constraints:
+                self._add_constraint(pg, p.name, name, statement, report)
+
+    def _add_constraint(self, pg, table: str, name: str, statement: str, report: Report) -> None:
+        schema = self.options.target_schema
+        if not target.constraint_exists(pg, schema, table, name):
+            try:
+                _execute(pg, statement)
+            except MigrationError as e:
+                report.untranslated.append(f"constraint {name}: {e}")
+                return
+        try:
+            _execute(pg, f"ALTER TABLE {target.relation(schema, table)} VALIDATE CONSTRAINT {quote(name)}")
+        except MigrationError as e:
+            report.warnings.append(f"constraint {name} is in place but not validated: the source data breaks it "
+                                   f"({e})")
+
+    # --- existing mode ---
+    def existing(self, sqlite_conn, pg, schema: source.Schema) -> Report:
+        o = self.options
+        present = target.tables(pg, o.target_schema)
+        report = Report()
+        source_names = {t.name for t in schema.tables} - o.exclude
+        for name in sorted(source_names - set(present)):
+            report.warnings.append(f"table {name} exists only in the source: not copied")
+        for name in sorted(set(present) - source_names - o.exclude):
+            report.warnings.append(f"table {name} exists only in the target: left as it is")
+        plans = {t.name: plan.existing_plan(sqlite_conn, t, present[t.name])
+                 for t in schema.tables if t.name in source_names and t.name in present}
+        groups = _dependency_groups(plans, target.foreign_key_parents(pg, o.target_schema))
+        statuses = {name: self._compare_existing(sqlite_conn, pg, plans[name]) for name in plans}
+        different = sorted(n for n, s in statuses.items() if s == "different")
+        if different and not o.replace:
+            raise TargetNotEmpty(f"the target's table(s) {', '.join(different)} already hold different data; "
+                                 "pass --replace to overwrite them")
+        if different:
+            _execute(pg, "TRUNCATE " + ", ".join(target.relation(o.target_schema, n) for n in different),
+                     what="--replace")
+        for group in groups:
+            todo = [plans[n] for n in group if statuses[n] != "unchanged"]
+            report.tables += [TableReport(n, plans[n].rows, 0, "", "unchanged") for n in group
+                              if statuses[n] == "unchanged"]
+            if todo:
+                report.tables += self._load_existing_group(sqlite_conn, pg, todo)
+        return report
+
+    def _compare_existing(self, sqlite_conn, pg, p: plan.TablePlan) -> str:
+        """empty, unchanged (holds exactly the source's rows) or different."""
+        final = target.relation(self.options.target_schema, p.name)
+        if _query_one(pg, f"SELECT count(*) FROM (SELECT 1 FROM {final} LIMIT 1) x")[0] == 0:
+            return "empty"
+        try:
+            self._stage(sqlite_conn, pg, p)
+            same = _query_one(pg, _same_rows_query(p, final), commit=False)[0]
+        finally:
+            pg.rollback()
+        return "unchanged" if same else "different"
+
+    def _stage(self, sqlite_conn, pg, p: plan.TablePlan) -> copy.UnitResult:
+        """COPY the source rows, rendered for the target's types, into a temporary text table."""
+        columns = ", ".join(f"{quote(c.name)} text" for c in p.columns)
+        _execute(pg, f"CREATE TEMP TABLE appmod_stage (__rowid bigint, {columns}) ON COMMIT DROP", commit=False)
+        done = [0]
+
+        def on_batch(rows: int) -> None:
+            done[0] += rows
+            self.progress(p.name, done[0], p.rows)
+        sent = copy.load(sqlite_conn, pg, p, None, "appmod_stage", self.stop, on_batch, with_rowid=True,
+                         commit=False)
+        return sent
+
+    def _load_existing_group(self, sqlite_conn, pg, group: list[plan.TablePlan]) -> list[TableReport]:
+        """One transaction for the group (one table, or the tables of a foreign-key cycle)."""
+        schema, reports = self.options.target_schema, []
+        try:
+            _execute(pg, "SET CONSTRAINTS ALL DEFERRED", commit=False)
+            for p in group:
+                sent = self._stage(sqlite_conn, pg, p)
+                staged = [("__rowid", Kind.INTEGER)] + [(c.name, Kind.TEXT) for c in p.columns]
+                self._verify("appmod_stage", p, sent, staged)
+                self._insert_from_stage(pg, p, target.relation(schema, p.name))
+                _execute(pg, "DROP TABLE appmod_stage", commit=False)
+                self._continue_sequences(pg, p)
+                reports.append(TableReport(p.name, sent.rows, sent.bytes, fingerprint(sent.checksum), "copied"))
+            pg.commit()
+        except BaseException:
+            pg.rollback()
+            raise
+        return reports
+
+    def _insert_from_stage(self, pg, p: plan.TablePlan, final: str) -> None:
+        for c in p.columns:
+            if c.pg_type == "real":
+                self._refuse_first(pg, p, c, f"{quote(c.name)}::float8 <> {quote(c.name)}::float4::float8",
+                                   "would be rounded by the target's real (float4) type")
+        columns = ", ".join(quote(c.name) for c in p.columns)
+        casts = ", ".join(c.cast.format(quote(c.name)) for c in p.columns)
+        with pg.cursor() as cur:
+            cur.execute("SAVEPOINT appmod_insert")
+            try:
+                cur.execute(f"INSERT INTO {final} ({columns}) SELECT {casts} FROM appmod_stage ORDER BY __rowid")
+            except psycopg2.DataError as e:
+                cur.execute("ROLLBACK TO SAVEPOINT appmod_insert")
+                raise self._locate_cast_failure(pg, p, e) from None
+            except psycopg2.IntegrityError as e:
+                raise MigrationError(f"table {p.name}: the target refused the rows: "
+                                     f"{e.diag.message_primary} ({e.diag.message_detail or ''})") from None
+
+    def _refuse_first(self, pg, p: plan.TablePlan, c: plan.ColumnPlan, condition: str, why: str) -> None:
+        row = _query_one(pg, f"SELECT __rowid, {quote(c.name)} FROM appmod_stage WHERE {quote(c.name)} IS NOT NULL "
+                             f"AND {condition} ORDER BY __rowid LIMIT 1", commit=False)
+        if row:
+            raise UnrepresentableValue(p.name, c.name, row[0], row[1], why)
+
+    def _locate_cast_failure(self, pg, p: plan.TablePlan, error: psycopg2.Error) -> MigrationError:
+        _execute(pg, """CREATE OR REPLACE FUNCTION pg_temp.appmod_refuses(v text, cast_sql text) RETURNS boolean
+                        LANGUAGE plpgsql AS $$ BEGIN EXECUTE format(cast_sql, quote_literal(v)); RETURN false;
+                        EXCEPTION WHEN others THEN RETURN true; END $$""", commit=False)
+        for c in p.columns:
+            probe = "SELECT " + c.cast.format("%s::text")
+            row = _query_one(pg, f"SELECT __rowid, {quote(c.name)} FROM appmod_stage WHERE {quote(c.name)} IS NOT NULL"
+                                 f" AND pg_temp.appmod_refuses({quote(c.name)}, %s) ORDER BY __rowid LIMIT 1",
+                             (probe,), commit=False)
+            if row:
+                why = f"is refused by the target's type {c.pg_type}: {error.diag.message_primary}"
+                return UnrepresentableValue(p.name, c.name, row[0], row[1], why)
+        return MigrationError(f"table {p.name}: the target refused the rows: {error.diag.message_primary}")
+
+    def _continue_sequences(self, pg, p: plan.TablePlan) -> None:
+        """Every sequence behind a copied column (serial or identity) continues after the copied maximum."""
+        final = target.relation(self.options.target_schema, p.name)
+        for c in p.columns:
+            sequence = _query_one(pg, "SELECT pg_get_serial_sequence(%s, %s)", (final, c.name), commit=False)[0]
+            if sequence:
+                _execute(pg, f"SELECT setval(%s, greatest(v, 1), v > 0) FROM "
+                             f"(SELECT coalesce(max({quote(c.name)}), 0) AS v FROM {final}) m", (sequence,),
+                         commit=False)
+
+
+VERIFY_WINDOW = 1 << 16  # rowids per verification query: a few checksum chunks, bounded memory in PostgreSQL
+
+
+def _windows(bounds: tuple[int, int]):
+    low, high = bounds
+    while low <= high:
+        end = min((low // VERIFY_WINDOW + 1) * VERIFY_WINDOW - 1, high)
+        yield low, end
+        low = end + 1
+
+
+_worker: dict = {}
+
+
+def _worker_start(source_path: str, target_url: str, stop, messages) -> None:
+    """Worker process set-up: Ctrl-C is the parent's to handle (it sets `stop`, and the unit then
+    rolls back cleanly); connections are opened on first use and kept for the next unit."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _worker.update(source_path=source_path, target_url=target_url, stop=stop, messages=messages)
+
+
+def _worker_load(p: plan.TablePlan, bounds) -> copy.UnitResult:
+    if "sqlite" not in _worker:
+        _worker["sqlite"] = source.connect(_worker["source_path"])
+        _worker["pg"] = target.connect(_worker["target_url"])
+    return copy.load(_worker["sqlite"], _worker["pg"], p, bounds, target.relation(STAGING_SCHEMA, p.name),
+                     _worker["stop"], lambda rows: _worker["messages"].put((p.name, rows)))
+
+
+def _same_rows_query(p: plan.TablePlan, final: str) -> str:
+    """True when the staged rows, cast, equal the target's rows as a multiset."""
+    def comparable(c: plan.ColumnPlan, expr: str) -> str:
+        return f"({expr})::text" if c.pg_type in ("json", "xml") else expr
+    staged = ", ".join(comparable(c, c.cast.format(quote(c.name))) for c in p.columns)
+    stored = ", ".join(comparable(c, quote(c.name)) for c in p.columns)
+    return (f"SELECT NOT EXISTS ((SELECT {staged} FROM appmod_stage) EXCEPT ALL (SELECT {stored} FROM {final})) "
+            f"AND NOT EXISTS ((SELECT {stored} FROM {final}) EXCEPT ALL (SELECT {staged} FROM appmod_stage))")
+
+
+def _dependency_groups(plans: dict[str, plan.TablePlan], parents: dict[str, set[str]]) -> list[list[str]]:
+    """Tables in an order where parents come before children; tables in a cycle share one group."""
+    remaining = {n: (parents.get(n, set()) & set(plans)) - {n} for n in plans}
+    groups = []
+    while remaining:
+        ready = sorted(n for n, deps in remaining.items() if not deps)
+        batch = [[n] for n in ready] or [sorted(remaining)]
+        for group in batch:
+            groups.append(group)
+            for n in group:
+                remaining.pop(n)
+        for deps in remaining.values():
+            deps.difference_update(n for g in batch for n in g)
+    return groups
+
+
+def _execute(pg, sql: str, params: tuple = (), what: str = "", commit: bool = True,
+             ignore_errors: bool = False) -> None:
+    try:
+        with pg.cursor() as cur:
+            cur.execute(sql, params or None)
+        if commit:
+            pg.commit()
+    except psycopg2.Error as e:
+        pg.rollback()
+        if ignore_errors:
+            return
+        message = e.diag.message_primary or str(e).strip()
+        raise MigrationError(f"{what + ': ' if what else ''}{message}") from None
+
+
+def _query_one(pg, sql: str, params: tuple = (), commit: bool = True) -> tuple | None:
+    with pg.cursor() as cur:
+        cur.execute(sql, params or None)
+        row = cur.fetchone()
+    if commit:
+        pg.commit()
+    return row

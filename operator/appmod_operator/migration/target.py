@@ -1,0 +1,117 @@
+"""The PostgreSQL side: connecting (with errors that never show the password), the session settings
+every rendering relies on, and what the target already holds.
+
+Called by run.py and copy.py.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+import psycopg2.extensions
+
+from appmod_operator.errors import TargetError
+
+# Renderings in columns.pg_render assume these (ISO dates, UTC, hex bytea, shortest floats). JIT off:
+# compiling each checksum query costs more than it saves. work_mem: checksum chunks sort in memory.
+SESSION = ("SET datestyle TO ISO, YMD; SET TimeZone TO 'UTC'; SET extra_float_digits TO 1; "
+           "SET bytea_output TO hex; SET standard_conforming_strings TO on; SET client_encoding TO 'UTF8'; "
+           "SET jit TO off; SET work_mem TO '64MB'")
+
+
+def redact(url: str) -> str:
+    """The URL with its password replaced, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def connect(url: str) -> psycopg2.extensions.connection:
+    if not re.match(r"^postgres(ql)?://", url):
+        raise TargetError(f"target must be a postgresql:// URL, got {redact(url)!r}")
+    try:
+        conn = psycopg2.connect(url, connect_timeout=15, application_name="appmod-migrate")
+    except psycopg2.Error as e:
+        password = urlsplit(url).password
+        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if password:
+            message = message.replace(password, "***")
+        raise TargetError(f"cannot connect to {redact(url)}: {message}") from None
+    with conn.cursor() as cur:
+        cur.execute(SESSION)
+    conn.commit()
+    return conn
+
+
+@dataclass(frozen=True)
+class TargetColumn:
+    name: str
+    type: str  # with modifiers, e.g. "numeric(10,2)"
+    base_type: str  # without, e.g. "numeric"
+    not_null: bool
+    has_default: bool
+    precision: int | None
+    scale: int | None
+
+
+def tables(conn, schema: str) -> dict[str, list[TargetColumn]]:
+    """The ordinary tables of `schema` and their columns, in column order."""
+    with conn.cursor() as cur:
+        cur.execute("""
+            SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), format_type(a.atttypid, NULL),
+                   a.attnotnull, a.atthasdef OR a.attidentity <> '', a.atttypmod
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+            WHERE n.nspname = %s AND c.relkind IN ('r', 'p') ORDER BY c.relname, a.attnum""", (schema,))
+        result: dict[str, list[TargetColumn]] = {}
+        for table, name, type_, base, not_null, has_default, typmod in cur.fetchall():
+            precision, scale = _numeric_modifiers(base, typmod)
+            result.setdefault(table, []).append(
+                TargetColumn(name, type_, base, not_null, has_default, precision, scale))
+    conn.commit()
+    return result
+
+
+def _numeric_modifiers(base: str, typmod: int) -> tuple[int | None, int | None]:
+    # numeric's typmod packs (precision << 16 | scale) + 4; -1 means unconstrained.
+    if base != "numeric" or typmod < 4:
+        return None, None
+    return ((typmod - 4) >> 16) & 0xFFFF, (typmod - 4) & 0xFFFF
+
+
+def foreign_key_parents(conn, schema: str) -> dict[str, set[str]]:
+    """For each table of `schema`, the tables of the same schema its foreign keys point at."""
+    with conn.cursor() as cur:
+        cur.execute("""
+            SELECT child.relname, parent.relname FROM pg_constraint k
+            JOIN pg_class child ON child.oid = k.conrelid JOIN pg_class parent ON parent.oid = k.confrelid
+            JOIN pg_namespace n ON n.oid = child.relnamespace
+            WHERE k.contype = 'f' AND n.nspname = %s AND parent.relnamespace = child.relnamespace""", (schema,))
+        parents: dict[str, set[str]] = {}
+        for child, parent in cur.fetchall():
+            parents.setdefault(child, set()).add(parent)
+    conn.commit()
+    return parents
+
+
+def constraint_exists(conn, schema: str, table: str, name: str) -> bool:
+    with conn.cursor() as cur:
+        cur.execute("""SELECT 1 FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+                       JOIN pg_namespace n ON n.oid = c.relnamespace
+                       WHERE n.nspname = %s AND c.relname = %s AND k.conname = %s""", (schema, table, name))
+        found = cur.fetchone() is not None
+    conn.commit()
+    return found
+
+
+def relation(schema: str, table: str) -> str:
+    return f"{_quote(schema)}.{_quote(table)}"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
