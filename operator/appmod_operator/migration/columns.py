@@ -47,6 +47,8 @@ def _python_valid(kind: Kind, c: str) -> str:
 
 def invalid_sql(kind: Kind, c: str) -> str:
     """SQLite condition: the value in column expression `c` does not fit the kind (NULL fits)."""
+    if kind in (Kind.DATE, Kind.TIMESTAMP):
+        return f"NOT {temporal_valid_sql(kind, c)}"
     condition = f"CAST({render_sql(kind, c)} AS BLOB) = X'00'"
     if kind is Kind.TEXT:
         condition += f" OR (typeof({c}) = 'text' AND instr(CAST({c} AS BLOB), X'00') > 0)"
@@ -66,15 +68,18 @@ def why_invalid(kind: Kind) -> str:
     }[kind]
 
 
-_SPECIAL_GLOB = "*[\\" + "\t\n\r]*"  # backslash, tab, newline, carriage return
+# Bytes that PostgreSQL's COPY TO writes escaped (backslash, \b, \t, \n, \v, \f, \r); COPY FROM reads
+# the same escapes back (https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.2).
+# Sending them escaped makes a sent line byte-identical to the line COPY TO returns, which is what the
+# checksum compares. Most values have none: one GLOB is cheaper than seven replace() copies.
+_ESCAPES = (("\\", "\\\\"), ("\b", "\\b"), ("\t", "\\t"), ("\n", "\\n"), ("\v", "\\v"), ("\f", "\\f"), ("\r", "\\r"))
+_SPECIAL_GLOB = "*[" + "".join(raw for raw, _ in _ESCAPES) + "]*"
 
 
 def _escaped(c: str) -> str:
-    # COPY text format: backslash, tab, newline and carriage return are the only bytes to escape on
-    # input (https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.2). Most values
-    # have none, and one GLOB is cheaper than four replace() copies.
-    replaced = (f"replace(replace(replace(replace({c}, '\\', '\\\\'), char(9), '\\t'), char(10), '\\n'), "
-                f"char(13), '\\r')")
+    replaced = c
+    for raw, escaped in _ESCAPES:
+        replaced = f"replace({replaced}, char({ord(raw)}), '{escaped}')"
     return f"CASE WHEN {c} GLOB '{_SPECIAL_GLOB}' THEN {replaced} ELSE {c} END"
 
 
@@ -83,9 +88,8 @@ def render_sql(kind: Kind, c: str, not_null: bool = False) -> str:
     does not fit). For Python-rendered kinds, the raw value (or X'00') for the formatter.
 
     These are the hot path, so each tests the value's type once; a NUL inside a text value needs no
-    test of its own, as it reaches the line and fails the NUL check there. Calendar validity (Feb 30)
-    is left to PostgreSQL, which refuses such a line with its number (copy.py names the row)."""
-    null = "" if not_null else f"WHEN {c} IS NULL THEN '\\N' "
+    test of its own, as it reaches the line and fails the NUL check there. Dates and timestamps were
+    checked when their type was chosen (temporal_valid_sql); in existing mode they are TEXT."""
     if kind.python_rendered:
         return f"CASE WHEN {c} IS NULL OR {_python_valid(kind, c)} THEN {c} ELSE X'00' END"
     if kind is Kind.INTEGER:
@@ -96,16 +100,28 @@ def render_sql(kind: Kind, c: str, not_null: bool = False) -> str:
                 f"CASE WHEN CAST(printf('%!.15g', {c}) AS REAL) = {c} THEN printf('%!.15g', {c}) "
                 f"ELSE printf('%!.20e', {c}) END ELSE X'00' END")
     if kind is Kind.BLOB:
-        return (f"CASE typeof({c}) WHEN 'blob' THEN '\\\\x' || hex({c}) WHEN 'null' THEN '\\N' "
-                f"WHEN 'text' THEN '\\\\x' || hex({c}) ELSE X'00' END")
+        return (f"CASE typeof({c}) WHEN 'blob' THEN '\\\\x' || lower(hex({c})) WHEN 'null' THEN '\\N' "
+                f"WHEN 'text' THEN '\\\\x' || lower(hex({c})) ELSE X'00' END")
     if kind is Kind.BOOLEAN:
         field = f"CASE {c} WHEN 0 THEN 'f' WHEN 1 THEN 't' ELSE X'00' END"
         return field if not_null else f"iif({c} IS NULL, '\\N', {field})"
     if kind is Kind.DATE:
-        return f"CASE WHEN {c} GLOB '{_DATE}' THEN {c} {null}ELSE X'00' END"
-    return (f"CASE WHEN {c} GLOB '{_TIMESTAMP_GLOB}' THEN replace({c}, 'T', ' ') "
-            f"WHEN {c} GLOB '{_TIMESTAMP_GLOB}.[0-9]*' AND length({c}) <= 26 AND NOT substr({c}, 21) GLOB '*[^0-9]*' "
-            f"THEN rtrim(rtrim(replace({c}, 'T', ' '), '0'), '.') {null}ELSE X'00' END")
+        return f"CASE typeof({c}) WHEN 'text' THEN {c} WHEN 'null' THEN '\\N' ELSE X'00' END"
+    # As PostgreSQL writes a timestamp: a space before the time, no trailing zeros in the fraction.
+    normalized = (f"CASE WHEN length({c}) > 19 THEN rtrim(rtrim(replace({c}, 'T', ' '), '0'), '.') "
+                  f"ELSE replace({c}, 'T', ' ') END")
+    return f"CASE typeof({c}) WHEN 'text' THEN {normalized} WHEN 'null' THEN '\\N' ELSE X'00' END"
+
+
+def temporal_valid_sql(kind: Kind, c: str) -> str:
+    """SQLite condition: the text in `c` has the shape of a date (or timestamp) that PostgreSQL reads
+    back unchanged. Checked for every value before a column is given a date or timestamp type
+    (plan.py), so render_sql need not check again on the hot path. The calendar (Feb 30) is
+    PostgreSQL's to check: it refuses such a line, and copy.py names the row."""
+    if kind is Kind.DATE:
+        return f"(typeof({c}) = 'text' AND {c} GLOB '{_DATE}')"
+    return (f"(typeof({c}) = 'text' AND ({c} GLOB '{_TIMESTAMP_GLOB}' OR ({c} GLOB '{_TIMESTAMP_GLOB}.[0-9]*' "
+            f"AND length({c}) <= 26 AND NOT substr({c}, 21) GLOB '*[^0-9]*')))")
 
 
 class Unrepresentable(Exception):
@@ -149,20 +165,10 @@ def _numeric(value, precision: int | None, scale: int | None) -> bytes:
     return f"{number:.{scale}f}".encode()
 
 
-def pg_render(kind: Kind, c: str) -> str:
-    """PostgreSQL expression rendering stored column `c` as the COPY field the source sent."""
-    field = {
-        Kind.INTEGER: f"{c}::text",
-        Kind.NUMERIC: f"{c}::text",
-        Kind.REAL: _pg_hex_float(c),
-        Kind.TEXT: (f"replace(replace(replace(replace({c}, E'\\\\', E'\\\\\\\\'), E'\\t', E'\\\\t'), "
-                    f"E'\\n', E'\\\\n'), E'\\r', E'\\\\r')"),
-        Kind.BLOB: f"E'\\\\\\\\x' || upper(encode({c}, 'hex'))",
-        Kind.BOOLEAN: f"CASE WHEN {c} THEN 't' WHEN NOT {c} THEN 'f' END",
-        Kind.DATE: f"{c}::text",
-        Kind.TIMESTAMP: f"{c}::text",
-    }[kind]
-    return f"coalesce({field}, E'\\\\N')"
+def pg_select(kind: Kind, c: str) -> str:
+    """PostgreSQL expression for stored column `c` whose COPY TO output is the field the source sent:
+    the column itself, except REAL, sent as hexadecimal floating point (COPY TO would write decimal)."""
+    return _pg_hex_float(c) if kind is Kind.REAL else c
 
 
 def _pg_hex_float(c: str) -> str:

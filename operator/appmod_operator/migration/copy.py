@@ -21,7 +21,7 @@ from appmod_operator.errors import MigrationError, UnrepresentableValue
 from appmod_operator.migration import plan as plans
 from appmod_operator.migration.columns import NUL, Unrepresentable, formatter, render_sql, why_invalid
 from appmod_operator.migration.source import quote
-from appmod_operator.migration.verify import chunk_bounds, chunk_hash, line_hash
+from appmod_operator.migration.verify import chunk_bounds, line_hash
 
 BATCH_ROWS = 2000
 
@@ -124,18 +124,18 @@ class _Lines:
         if rows is None:
             return b""
         lines = [r[0] for r in rows] if self.format_row is None else self._format(rows)
-        body = b"\n".join(lines)
-        if NUL in body:
+        data = b"\n".join(lines) + b"\n"
+        if NUL in data:
             self.failure = _NulFound()
             raise self.failure
         if self.chunked:
-            self.result.checksum += chunk_hash(body)
+            self.result.checksum += line_hash(data)
         else:
             self.result.checksum += sum(map(line_hash, lines))
         self.result.rows += len(rows)
-        self.result.bytes += len(body) + 1
+        self.result.bytes += len(data)
         self.on_batch(len(rows))
-        return body + b"\n"
+        return data
 
     readline = read
 

@@ -28,10 +28,10 @@ from pathlib import Path
 import psycopg2
 
 from appmod_operator.errors import MigrationError, TargetNotEmpty, UnrepresentableValue, VerificationFailed
-from appmod_operator.migration import copy, ddl, plan, source, target
+from appmod_operator.migration import copy, ddl, plan, source, target, verify
 from appmod_operator.migration.columns import Kind
 from appmod_operator.migration.source import quote
-from appmod_operator.migration.verify import build_checksum_query, build_chunked_checksum_query, fingerprint
+from appmod_operator.migration.verify import fingerprint
 
 STAGING_SCHEMA = "appmod_staging"
 Progress = Callable[[str, int, int], None]
@@ -96,11 +96,12 @@ def migrate(source_path: str | Path, target_url: str, options: Options = Options
     if options.verify not in ("checksum", "rowcount"):
         raise MigrationError(f"verify must be checksum or rowcount, got {options.verify!r}")
     sqlite_conn = source.connect(source_path)
-    source.check_integrity(sqlite_conn, source_path)
-    schema = source.read_schema(sqlite_conn)
     pg = target.connect(target_url)
     run = _Run(Path(source_path), target_url, pg, options, progress or (lambda *_: None), stop or threading.Event())
     try:
+        if options.schema == "convert":
+            run.start_workers()  # they start up while the source is checked and planned
+        schema = source.read_schema(sqlite_conn)
         report = run.convert(sqlite_conn, pg, schema) if options.schema == "convert" else run.existing(
             sqlite_conn, pg, schema)
     finally:
@@ -121,9 +122,26 @@ class _Run:
         self._local.pg = pg  # the calling thread's connection (migrate closes it)
         self._opened: list = []
         self._lock = threading.Lock()
-        self._verify_pool: ThreadPoolExecutor | None = None
+        self._pools: dict[str, ThreadPoolExecutor] = {}
+        self._processes: ProcessPoolExecutor | None = None
 
     # --- connections, one pair per worker thread ---
+    def sqlite(self):
+        if not hasattr(self._local, "sqlite"):
+            self._local.sqlite = source.connect(self.source_path)
+            self._opened.append(self._local.sqlite)
+        return self._local.sqlite
+
+    def start_workers(self) -> None:
+        """Worker processes for loading units (SQLite rendering and Python hashing would fight over
+        one GIL in threads), warmed up with their connections."""
+        context = multiprocessing.get_context("forkserver")
+        self._worker_stop, self._messages = context.Event(), context.SimpleQueue()
+        self._processes = ProcessPoolExecutor(self.options.workers, context, initializer=_worker_start, initargs=(
+            str(self.source_path), self.target_url, self._worker_stop, self._messages))
+        for _ in range(self.options.workers):
+            self._processes.submit(_worker_connections)
+
     def pg(self):
         if not hasattr(self._local, "pg"):
             self._local.pg = target.connect(self.target_url)
@@ -131,16 +149,22 @@ class _Run:
         return self._local.pg
 
     def close(self) -> None:
-        if self._verify_pool is not None:
-            self._verify_pool.shutdown()
+        if self._processes is not None:
+            self._worker_stop.set()
+            self._processes.shutdown(cancel_futures=True)
+        for pool in self._pools.values():
+            pool.shutdown(cancel_futures=True)
         for conn in self._opened:
             conn.close()
 
     # --- convert mode ---
     def convert(self, sqlite_conn, pg, schema: source.Schema) -> Report:
         o = self.options
-        plans = [plan.convert_plan(sqlite_conn, t, o.keep_as_text, o.unit_rows)
-                 for t in schema.tables if t.name not in o.exclude]
+        # The integrity check and planning both scan the source; SQLite releases the GIL, so they overlap.
+        integrity = self._verifiers().submit(lambda: source.check_integrity(self.sqlite(), self.source_path))
+        plans = list(self._verifiers().map(lambda t: plan.convert_plan(self.sqlite(), t, o.keep_as_text, o.unit_rows),
+                                           [t for t in schema.tables if t.name not in o.exclude]))
+        integrity.result()
         report = Report(warnings=[w for p in plans for w in p.warnings])
         present = target.tables(pg, o.target_schema)
         unchanged = self._unchanged_or_refuse(sqlite_conn, pg, [p for p in plans if p.name in present])
@@ -182,24 +206,20 @@ class _Run:
             _execute(pg, ddl.build_create_table(p, STAGING_SCHEMA, untranslated))
 
     def _load_all(self, plans: list[plan.TablePlan], present: dict, untranslated: list[str]) -> list[TableReport]:
-        """Units run in worker processes (SQLite rendering and Python hashing would fight over one GIL);
-        each finished table is verified and moved into place by a thread while other units load."""
+        """Units run in the worker processes; each finished table is verified and moved into place by a
+        thread while other units load."""
         units = sorted(((p, bounds) for p in plans for bounds in p.ranges),
                        key=lambda u: -(u[0].rows / len(u[0].ranges)))
         pending = {p.name: len(p.ranges) for p in plans}
         sent = {p.name: copy.UnitResult() for p in plans}
         done_rows = {p.name: 0 for p in plans}
-        context = multiprocessing.get_context("forkserver")
-        stop, messages = context.Event(), context.SimpleQueue()
-        processes = ProcessPoolExecutor(self.options.workers, context, initializer=_worker_start,
-                                        initargs=(str(self.source_path), self.target_url, stop, messages))
-        threads = ThreadPoolExecutor(self.options.workers, thread_name_prefix="appmod-finish")
-        futures: dict[Future, plan.TablePlan] = {processes.submit(_worker_load, p, b): p for p, b in units}
+        threads = self._finishers()
+        futures: dict[Future, plan.TablePlan] = {self._processes.submit(_worker_load, p, b): p for p, b in units}
         finishing: list[Future] = []
         try:
             while futures:
                 finished, _ = wait(futures, timeout=0.2, return_when=FIRST_COMPLETED)
-                self._report_progress(messages, done_rows, plans)
+                self._report_progress(self._messages, done_rows, plans)
                 for future in finished:
                     p = futures.pop(future)
                     total, result = sent[p.name], future.result()
@@ -211,12 +231,9 @@ class _Run:
                                                         untranslated))
             return [f.result() for f in finishing]
         except BaseException:
-            stop.set()
+            self._worker_stop.set()
             self.stop.set()
             raise
-        finally:
-            processes.shutdown(cancel_futures=True)
-            threads.shutdown(cancel_futures=True)
 
     def _report_progress(self, messages, done_rows: dict, plans: list[plan.TablePlan]) -> None:
         totals = {p.name: p.rows for p in plans}
@@ -257,24 +274,32 @@ class _Run:
 
     def _target_checksum(self, relation: str, p: plan.TablePlan,
                          staged_columns: list[tuple[str, Kind]] | None = None) -> tuple[int, int]:
-        """(rows, checksum) of what `relation` stores, hashed as copy.load hashed what it sent: by chunks
-        of the key in convert mode on keyed tables (windows of the key queried in parallel, on its
-        index), else row by row."""
-        if staged_columns is None and p.keyed:
-            query = build_chunked_checksum_query(relation, p.table.rowid_alias.name,
-                                                 [(c.name, c.kind) for c in p.columns])
-            windows = [w for bounds in p.ranges for w in _windows(bounds)]
-            parts = list(self._verifiers().map(lambda w: _query_one(self.pg(), query, w), windows))
-            return sum(int(n) for n, _ in parts), sum(int(h) for _, h in parts)
-        columns = staged_columns or [(c.name, c.kind) for c in p.columns]
-        rows, checksum = _query_one(self.pg(), build_checksum_query(relation, columns), commit=False)
-        return int(rows), int(checksum)
+        """(rows, checksum) of what `relation` stores, hashed as copy.load hashed what it sent: chunk by
+        chunk in key order for keyed tables in convert mode (chunks read in parallel), else row by row."""
+        if staged_columns is not None:
+            return verify.table_checksum(self.pg(), relation, staged_columns, commit=False)
+        columns = [(c.name, c.kind) for c in p.columns]
+        if not p.keyed:
+            return verify.table_checksum(self.pg(), relation, columns)
+        key = p.table.rowid_alias.name
+        chunks = [c for bounds in p.ranges for c in verify.chunk_bounds(*bounds)]
+        parts = list(self._verifiers().map(
+            lambda bounds: verify.chunk_checksum(self.pg(), relation, columns, key, bounds), chunks))
+        return sum(n for n, _ in parts), sum(h for _, h in parts)
 
     def _verifiers(self) -> ThreadPoolExecutor:
+        """Threads for queries that wait on a database (planning scans, checksum chunks)."""
+        return self._pool("verify")
+
+    def _finishers(self) -> ThreadPoolExecutor:
+        """Threads that finish tables; separate from _verifiers, whose work they wait for."""
+        return self._pool("finish")
+
+    def _pool(self, name: str) -> ThreadPoolExecutor:
         with self._lock:
-            if self._verify_pool is None:
-                self._verify_pool = ThreadPoolExecutor(self.options.workers, thread_name_prefix="appmod-verify")
-            return self._verify_pool
+            if name not in self._pools:
+                self._pools[name] = ThreadPoolExecutor(self.options.workers, thread_name_prefix=f"appmod-{name}")
+            return self._pools[name]
 
     def _continue_identity(self, pg, relation: str, p: plan.TablePlan) -> None:
         """The identity column continues after the copied maximum (and after AUTOINCREMENT's high-water mark)."""
@@ -291,6 +316,7 @@ class _Run:
         one that fails to validate stays, unvalidated, and is reported."""
         schema = self.options.target_schema
         keys = {p.name: p.table.primary_key for p in plans}
+        added: list[tuple[str, str]] = []
         for p in plans:
             columns = [c.name for c in p.columns]
             constraints = [ddl.build_foreign_key(p.name, fk, keys.get(fk.table, ()), schema)
@@ -306,25 +332,35 @@ class _Run:
                     report.untranslated.append(f"foreign key {p.name}({', '.join(fk.columns)}) -> {fk.table} "
                                                "(the parent table is not copied)")
             for name, statement in constraints:
-                self._add_constraint(pg, p.name, name, statement, report)
+                if self._add_constraint(pg, p.name, name, statement, report):
+                    added.append((p.name, name))
+        # Validation only reads (SHARE UPDATE EXCLUSIVE on the child), so the checks run side by side.
+        failures = self._verifiers().map(lambda c: self._validate(*c), added)
+        report.warnings += [f for f in failures if f]
 
-    def _add_constraint(self, pg, table: str, name: str, statement: str, report: Report) -> None:
-        schema = self.options.target_schema
-        if not target.constraint_exists(pg, schema, table, name):
+    def _add_constraint(self, pg, table: str, name: str, statement: str, report: Report) -> bool:
+        """Add it (NOT VALID) unless a previous run did; False when PostgreSQL refuses it."""
+        if not target.constraint_exists(pg, self.options.target_schema, table, name):
             try:
                 _execute(pg, statement)
             except MigrationError as e:
                 report.untranslated.append(f"constraint {name}: {e}")
-                return
+                return False
+        return True
+
+    def _validate(self, table: str, name: str) -> str | None:
+        """None when valid; otherwise the warning (the constraint stays, unvalidated)."""
         try:
-            _execute(pg, f"ALTER TABLE {target.relation(schema, table)} VALIDATE CONSTRAINT {quote(name)}")
+            _execute(self.pg(), f"ALTER TABLE {target.relation(self.options.target_schema, table)} "
+                                f"VALIDATE CONSTRAINT {quote(name)}")
         except MigrationError as e:
-            report.warnings.append(f"constraint {name} is in place but not validated: the source data breaks it "
-                                   f"({e})")
+            return f"constraint {name} is in place but not validated: the source data breaks it ({e})"
+        return None
 
     # --- existing mode ---
     def existing(self, sqlite_conn, pg, schema: source.Schema) -> Report:
         o = self.options
+        source.check_integrity(sqlite_conn, self.source_path)
         present = target.tables(pg, o.target_schema)
         report = Report()
         source_names = {t.name for t in schema.tables} - o.exclude
@@ -444,17 +480,6 @@ class _Run:
                          commit=False)
 
 
-VERIFY_WINDOW = 1 << 16  # rowids per verification query: a few checksum chunks, bounded memory in PostgreSQL
-
-
-def _windows(bounds: tuple[int, int]):
-    low, high = bounds
-    while low <= high:
-        end = min((low // VERIFY_WINDOW + 1) * VERIFY_WINDOW - 1, high)
-        yield low, end
-        low = end + 1
-
-
 _worker: dict = {}
 
 
@@ -465,10 +490,14 @@ def _worker_start(source_path: str, target_url: str, stop, messages) -> None:
     _worker.update(source_path=source_path, target_url=target_url, stop=stop, messages=messages)
 
 
-def _worker_load(p: plan.TablePlan, bounds) -> copy.UnitResult:
+def _worker_connections() -> None:
     if "sqlite" not in _worker:
         _worker["sqlite"] = source.connect(_worker["source_path"])
         _worker["pg"] = target.connect(_worker["target_url"])
+
+
+def _worker_load(p: plan.TablePlan, bounds) -> copy.UnitResult:
+    _worker_connections()
     return copy.load(_worker["sqlite"], _worker["pg"], p, bounds, target.relation(STAGING_SCHEMA, p.name),
                      _worker["stop"], lambda rows: _worker["messages"].put((p.name, rows)))
 

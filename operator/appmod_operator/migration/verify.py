@@ -1,37 +1,36 @@
-"""The checksum of a table: a sum of 64-bit MD5 prefixes, so it does not depend on the order rows
-are stored in. The source side hashes the lines as they are sent; PostgreSQL hashes the same lines
-rendered back from what it stored (columns.pg_render), so any value changed on the way changes the sum.
+"""The checksum of a table, computed the same way on both sides: a sum of 64-bit MD5 prefixes, so it
+does not depend on the order rows are stored in.
+
+The source side hashes the bytes it sends to COPY ... FROM STDIN. The target side hashes the bytes
+PostgreSQL's own COPY ... TO STDOUT writes for what it stored: the source renders every field as
+COPY TO writes it (columns.py), so a value that changed on the way changes the sum.
 
 Tables keyed by their rowid (INTEGER PRIMARY KEY, most tables) are hashed in chunks of CHUNK
-consecutive rowids, each chunk's lines joined by newlines in key order: one MD5 per chunk instead of
-one per row, which is most of the cost on both sides. Other tables sum one MD5 per row.
+consecutive rowids, read in key order: one MD5 per chunk, which PostgreSQL serves from the primary
+key and Python hashes at memory speed. Other tables sum one MD5 per row.
 
-Called by copy.py (source side) and run.py (target side, and comparing).
+Called by copy.py (source side) and run.py (target side).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from hashlib import md5
 
-from appmod_operator.migration.columns import Kind, pg_render
+from appmod_operator.migration.columns import Kind, pg_select
 from appmod_operator.migration.source import quote
 
 MODULUS = 2**64
-CHUNK_SHIFT = 13
+CHUNK_SHIFT = 15
 CHUNK = 1 << CHUNK_SHIFT  # rowids per checksum chunk
 
 
-def line_hash(line: bytes) -> int:
-    """Matches PostgreSQL's ('x' || left(md5(line), 16))::bit(64)::bigint."""
-    return int.from_bytes(md5(line).digest()[:8], "big", signed=True)
+def line_hash(data: bytes) -> int:
+    """The first 64 bits of the MD5 of `data`, as a signed integer."""
+    return int.from_bytes(md5(data).digest()[:8], "big", signed=True)
 
 
-def chunk_hash(lines: bytes) -> int:
-    """The hash of one chunk: its lines joined by newlines (no trailing newline)."""
-    return line_hash(lines)
-
-
-def chunk_bounds(low: int, high: int):
+def chunk_bounds(low: int, high: int) -> Iterator[tuple[int, int]]:
     """The chunks (inclusive rowid ranges) that cover [low, high], cut at multiples of CHUNK."""
     start = low
     while start <= high:
@@ -40,21 +39,58 @@ def chunk_bounds(low: int, high: int):
         start = end + 1
 
 
-def build_chunked_checksum_query(relation: str, key: str, columns: list[tuple[str, Kind]]) -> str:
-    """count(*) and the chunked checksum of the rows of `relation` whose `key` is BETWEEN %s AND %s."""
-    line = " || E'\\t' || ".join(pg_render(kind, quote(name)) for name, kind in columns) or "''"
-    k = quote(key)
-    return (f"SELECT coalesce(sum(n), 0), coalesce(sum(h), 0) FROM ("
-            f"SELECT count(*) AS n, ('x' || left(md5(string_agg(line, E'\\n' ORDER BY k)), 16))::bit(64)::bigint AS h "
-            f"FROM (SELECT {k} AS k, {line} AS line FROM {relation} WHERE {k} BETWEEN %s AND %s) r "
-            f"GROUP BY k >> {CHUNK_SHIFT}) g")
+def build_copy_out(relation: str, columns: list[tuple[str, Kind]], key: str | None = None,
+                   bounds: tuple[int, int] | None = None) -> str:
+    """COPY TO of `relation`'s columns as the source sent them; one chunk in key order when given."""
+    fields = ", ".join(pg_select(kind, quote(name)) for name, kind in columns)
+    query = f"SELECT {fields} FROM {relation}"
+    if key is not None and bounds is not None:
+        k = quote(key)
+        query += f" WHERE {k} BETWEEN {int(bounds[0])} AND {int(bounds[1])} ORDER BY {k}"
+    return f"COPY ({query}) TO STDOUT"
 
 
-def build_checksum_query(relation: str, columns: list[tuple[str, Kind]]) -> str:
-    """count(*) and the checksum of `relation`, rendering each column as its kind is sent."""
-    line = " || E'\\t' || ".join(pg_render(kind, quote(name)) for name, kind in columns) or "''"
-    return (f"SELECT count(*), coalesce(sum(('x' || left(md5({line}), 16))::bit(64)::bigint), 0) "
-            f"FROM {relation}")
+def chunk_checksum(pg, relation: str, columns: list[tuple[str, Kind]], key: str,
+                   bounds: tuple[int, int]) -> tuple[int, int]:
+    """(rows, hash) of one chunk as the target stores it."""
+    sink = _Sink(per_row=False)
+    with pg.cursor() as cur:
+        cur.copy_expert(build_copy_out(relation, columns, key, bounds), sink)
+    pg.commit()
+    return sink.rows, line_hash(sink.data()) if sink.rows else 0
+
+
+def table_checksum(pg, relation: str, columns: list[tuple[str, Kind]], commit: bool = True) -> tuple[int, int]:
+    """(rows, sum of per-row hashes) of a whole table as the target stores it."""
+    sink = _Sink(per_row=True)
+    with pg.cursor() as cur:
+        cur.copy_expert(build_copy_out(relation, columns), sink)
+    if commit:
+        pg.commit()
+    return sink.rows, sink.checksum
+
+
+class _Sink:
+    """A writable file for COPY TO: keeps the bytes of a chunk, or hashes row by row."""
+
+    def __init__(self, per_row: bool):
+        self.per_row, self.rows, self.checksum = per_row, 0, 0
+        self._parts: list[bytes] = []
+        self._partial = b""
+
+    def write(self, data) -> int:
+        data = bytes(data)
+        self.rows += data.count(b"\n")
+        if not self.per_row:
+            self._parts.append(data)
+            return len(data)
+        lines = (self._partial + data).split(b"\n")
+        self._partial = lines.pop()
+        self.checksum += sum(map(line_hash, lines))
+        return len(data)
+
+    def data(self) -> bytes:
+        return b"".join(self._parts)
 
 
 def fingerprint(total: int) -> str:
