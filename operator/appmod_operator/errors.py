@@ -20,7 +20,10 @@ class SpecError(UserError):
 
     def __init__(self, field: str, message: str):
         super().__init__(f"{field}: {message}")
-        self.field = field
+        self.field, self.message = field, message
+
+    def __reduce__(self):
+        return type(self), (self.field, self.message)
 
 
 class ConfigError(Exception):
@@ -64,7 +67,10 @@ class UnrepresentableValue(MigrationError):
         shown = repr(value)
         shown = shown if len(shown) <= 80 else shown[:77] + "..."
         super().__init__(f"table {table!r}, column {column!r}, rowid {rowid}: value {shown} {why}")
-        self.table, self.column, self.rowid = table, column, rowid
+        self.table, self.column, self.rowid, self.value, self.why = table, column, rowid, value, why
+
+    def __reduce__(self):  # raised in worker processes, so it must survive pickling
+        return type(self), (self.table, self.column, self.rowid, self.value, self.why)
 
 
 class VerificationFailed(MigrationError):

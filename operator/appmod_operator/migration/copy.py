@@ -11,13 +11,14 @@ Called by run.py from worker threads; each thread has its own SQLite and Postgre
 from __future__ import annotations
 
 import re
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg2
 
-from appmod_operator.errors import MigrationError, UnrepresentableValue
+from appmod_operator.errors import MigrationError, SourceError, UnrepresentableValue
 from appmod_operator.migration import plan as plans
 from appmod_operator.migration.columns import NUL, Unrepresentable, formatter, render_sql, why_invalid
 from appmod_operator.migration.source import quote
@@ -201,8 +202,15 @@ def _explain(error: Exception, failure: Exception | None, sqlite_conn, plan: pla
             if bad is not None:
                 return UnrepresentableValue(plan.name, column.name, bad[0], bad[-1], why_invalid(column.kind))
         return MigrationError(f"table {plan.name}: a value could not be rendered")
+    if isinstance(failure, UnrepresentableValue) and failure.value == NUL:
+        # The query put the NUL marker where the value was; show the value itself.
+        value = sqlite_conn.execute(f"SELECT {quote(failure.column)} FROM {quote(plan.name)} WHERE rowid = ?",
+                                    (failure.rowid,)).fetchone()
+        return UnrepresentableValue(plan.name, failure.column, failure.rowid, value and value[0], failure.why)
     if failure is not None:
         return failure
+    if isinstance(error, sqlite3.DatabaseError):
+        return SourceError(f"reading table {plan.name}: {error}")
     if isinstance(error, psycopg2.Error):
         return _from_postgres(error, sqlite_conn, plan, bounds)
     return error

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from appmod_operator.errors import MigrationError
 from appmod_operator.migration.columns import Kind, invalid_sql
@@ -26,6 +26,7 @@ class ColumnPlan:
     cast: str = ""  # existing mode: how the staged text becomes the target type ({} is the text)
     precision: int | None = None
     scale: int | None = None
+    modifiers: bool = False  # existing mode: the target type has a length/precision an assignment may apply
 
 
 @dataclass(frozen=True)
@@ -144,25 +145,28 @@ def existing_plan(conn: sqlite3.Connection, table: Table, target: list[TargetCol
     if missing:
         raise MigrationError(f"table {table.name}: column {', '.join(missing)} exists in the source but not in "
                              "the target; its data would be lost (check the app's migrations)")
-    columns = tuple(_existing_column(by_name[c.name], c) for c in table.columns)
+    columns = tuple(replace(_existing_column(by_name[c.name], c), modifiers=by_name[c.name].has_modifiers)
+                    for c in table.columns)
     rows, _ = _ranges(conn, table, 1 << 62)
     return TablePlan(table, columns, rows, (None,))
 
 
 def _existing_column(target: TargetColumn, column: Column) -> ColumnPlan:
-    base = target.base_type
-    if base in ("smallint", "integer", "bigint"):
-        return ColumnPlan(column.name, Kind.INTEGER, target.type, f"{{}}::{base}")
-    if base in ("real", "double precision"):
-        return ColumnPlan(column.name, Kind.REAL, target.type, f"{{}}::{base}")
+    """How a source column is rendered for the target's type, and cast into it from the staged text
+    (to the type without modifiers: run.py checks first that the modifiers change nothing)."""
+    base, cast = target.base_type, f"{{}}::{target.cast_type}"
+    if base in ("int2", "int4", "int8"):
+        return ColumnPlan(column.name, Kind.INTEGER, target.type, cast)
+    if base in ("float4", "float8"):
+        return ColumnPlan(column.name, Kind.REAL, target.type, cast)
     if base == "numeric":
-        return ColumnPlan(column.name, Kind.NUMERIC, target.type, "{}::numeric", target.precision, target.scale)
-    if base == "boolean":
-        return ColumnPlan(column.name, Kind.BOOLEAN, target.type, "{}::boolean")
+        return ColumnPlan(column.name, Kind.NUMERIC, target.type, cast, target.precision, target.scale)
+    if base == "bool":
+        return ColumnPlan(column.name, Kind.BOOLEAN, target.type, cast)
     if base == "bytea":
-        return ColumnPlan(column.name, Kind.BLOB, target.type, "{}::bytea")
+        return ColumnPlan(column.name, Kind.BLOB, target.type, cast)
     if base == "interval" and "INT" in column.declared.upper():
         # Django's DurationField keeps microseconds in an integer column on SQLite.
         return ColumnPlan(column.name, Kind.INTEGER, target.type, "{}::bigint * interval '1 microsecond'")
-    # text, varchar, uuid, json(b), date, timestamp(tz), time, inet, ...: PostgreSQL parses the text.
-    return ColumnPlan(column.name, Kind.TEXT, target.type, f"{{}}::{base}")
+    # text, varchar, uuid, json(b), date, timestamp(tz), time, inet, enums, ...: PostgreSQL parses the text.
+    return ColumnPlan(column.name, Kind.TEXT, target.type, cast)

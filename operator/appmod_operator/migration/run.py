@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -27,7 +28,13 @@ from pathlib import Path
 
 import psycopg2
 
-from appmod_operator.errors import MigrationError, TargetNotEmpty, UnrepresentableValue, VerificationFailed
+from appmod_operator.errors import (
+    MigrationError,
+    SourceError,
+    TargetNotEmpty,
+    UnrepresentableValue,
+    VerificationFailed,
+)
 from appmod_operator.migration import copy, ddl, plan, source, target, verify
 from appmod_operator.migration.columns import Kind
 from appmod_operator.migration.source import quote
@@ -162,8 +169,13 @@ class _Run:
         o = self.options
         # The integrity check and planning both scan the source; SQLite releases the GIL, so they overlap.
         integrity = self._verifiers().submit(lambda: source.check_integrity(self.sqlite(), self.source_path))
-        plans = list(self._verifiers().map(lambda t: plan.convert_plan(self.sqlite(), t, o.keep_as_text, o.unit_rows),
-                                           [t for t in schema.tables if t.name not in o.exclude]))
+        try:
+            plans = list(self._verifiers().map(
+                lambda t: plan.convert_plan(self.sqlite(), t, o.keep_as_text, o.unit_rows),
+                [t for t in schema.tables if t.name not in o.exclude]))
+        except sqlite3.DatabaseError as e:
+            integrity.result()  # a corrupt file is said so by the integrity check
+            raise SourceError(f"{self.source_path}: {e}") from None
         integrity.result()
         report = Report(warnings=[w for p in plans for w in p.warnings])
         present = target.tables(pg, o.target_schema)
@@ -377,7 +389,10 @@ class _Run:
             raise TargetNotEmpty(f"the target's table(s) {', '.join(different)} already hold different data; "
                                  "pass --replace to overwrite them")
         if different:
-            _execute(pg, "TRUNCATE " + ", ".join(target.relation(o.target_schema, n) for n in different),
+            # All of them in one statement, so foreign keys between them do not stand in the way; they
+            # are all loaded again below.
+            statuses = dict.fromkeys(statuses, "empty")
+            _execute(pg, "TRUNCATE " + ", ".join(target.relation(o.target_schema, n) for n in plans),
                      what="--replace")
         for group in groups:
             todo = [plans[n] for n in group if statuses[n] != "unchanged"]
@@ -433,25 +448,43 @@ class _Run:
 
     def _insert_from_stage(self, pg, p: plan.TablePlan, final: str) -> None:
         for c in p.columns:
-            if c.pg_type == "real":
-                self._refuse_first(pg, p, c, f"{quote(c.name)}::float8 <> {quote(c.name)}::float4::float8",
-                                   "would be rounded by the target's real (float4) type")
+            self._refuse_lossy_assignment(pg, p, c)
         columns = ", ".join(quote(c.name) for c in p.columns)
         casts = ", ".join(c.cast.format(quote(c.name)) for c in p.columns)
         with pg.cursor() as cur:
             cur.execute("SAVEPOINT appmod_insert")
             try:
-                cur.execute(f"INSERT INTO {final} ({columns}) SELECT {casts} FROM appmod_stage ORDER BY __rowid")
+                # OVERRIDING SYSTEM VALUE: the copied keys go into GENERATED ALWAYS identity columns too.
+                cur.execute(f"INSERT INTO {final} ({columns}) OVERRIDING SYSTEM VALUE SELECT {casts} "
+                            "FROM appmod_stage ORDER BY __rowid")
             except psycopg2.DataError as e:
                 cur.execute("ROLLBACK TO SAVEPOINT appmod_insert")
                 raise self._locate_cast_failure(pg, p, e) from None
-            except psycopg2.IntegrityError as e:
+            except psycopg2.Error as e:
+                detail = f" ({e.diag.message_detail})" if e.diag.message_detail else ""
                 raise MigrationError(f"table {p.name}: the target refused the rows: "
-                                     f"{e.diag.message_primary} ({e.diag.message_detail or ''})") from None
+                                     f"{e.diag.message_primary}{detail}") from None
 
-    def _refuse_first(self, pg, p: plan.TablePlan, c: plan.ColumnPlan, condition: str, why: str) -> None:
-        row = _query_one(pg, f"SELECT __rowid, {quote(c.name)} FROM appmod_stage WHERE {quote(c.name)} IS NOT NULL "
-                             f"AND {condition} ORDER BY __rowid LIMIT 1", commit=False)
+    def _refuse_lossy_assignment(self, pg, p: plan.TablePlan, c: plan.ColumnPlan) -> None:
+        """Assigning to a type with a length, precision or scale may truncate (varchar), trim trailing
+        spaces, or round (numeric, timestamp(0), real) without an error: find such a value first."""
+        value = c.cast.format(quote(c.name))
+        if c.pg_type == "real":
+            condition, why = f"{quote(c.name)}::float8 <> {value}::float8", "would be rounded by the target's real"
+        elif c.modifiers and c.cast.startswith("{}::"):
+            condition = f"{value} IS DISTINCT FROM ({value})::{c.pg_type}"
+            why = f"would be changed by the target's type {c.pg_type} (cut, trimmed or rounded)"
+        else:
+            return
+        with pg.cursor() as cur:
+            cur.execute("SAVEPOINT appmod_check")
+            try:
+                cur.execute(f"SELECT __rowid, {quote(c.name)} FROM appmod_stage WHERE {quote(c.name)} IS NOT NULL "
+                            f"AND {condition} ORDER BY __rowid LIMIT 1")
+                row = cur.fetchone()
+            except psycopg2.DataError:
+                cur.execute("ROLLBACK TO SAVEPOINT appmod_check")
+                return  # a value that does not even parse: the INSERT names it
         if row:
             raise UnrepresentableValue(p.name, c.name, row[0], row[1], why)
 
@@ -470,14 +503,17 @@ class _Run:
         return MigrationError(f"table {p.name}: the target refused the rows: {error.diag.message_primary}")
 
     def _continue_sequences(self, pg, p: plan.TablePlan) -> None:
-        """Every sequence behind a copied column (serial or identity) continues after the copied maximum."""
+        """Every sequence behind a copied column (serial or identity) continues after the copied
+        maximum, and after SQLite's AUTOINCREMENT high-water mark, so deleted ids are not reused."""
         final = target.relation(self.options.target_schema, p.name)
+        alias = p.table.rowid_alias
         for c in p.columns:
             sequence = _query_one(pg, "SELECT pg_get_serial_sequence(%s, %s)", (final, c.name), commit=False)[0]
+            floor = (p.table.sequence or 0) if alias is not None and c.name == alias.name else 0
             if sequence:
                 _execute(pg, f"SELECT setval(%s, greatest(v, 1), v > 0) FROM "
-                             f"(SELECT coalesce(max({quote(c.name)}), 0) AS v FROM {final}) m", (sequence,),
-                         commit=False)
+                             f"(SELECT greatest(coalesce(max({quote(c.name)}), 0), %s) AS v FROM {final}) m",
+                         (sequence, floor), commit=False)
 
 
 _worker: dict = {}

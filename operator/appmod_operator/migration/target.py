@@ -51,28 +51,37 @@ def connect(url: str) -> psycopg2.extensions.connection:
 @dataclass(frozen=True)
 class TargetColumn:
     name: str
-    type: str  # with modifiers, e.g. "numeric(10,2)"
-    base_type: str  # without, e.g. "numeric"
+    type: str  # as declared, with modifiers: "numeric(10,2)", "character varying(255)"
+    base_type: str  # the type's own name, no modifiers: "numeric", "varchar", "bpchar", "int8"
+    cast_type: str  # the base type, schema-qualified for casts: "pg_catalog.varchar"
     not_null: bool
     has_default: bool
     precision: int | None
     scale: int | None
 
+    @property
+    def has_modifiers(self) -> bool:
+        """A length, precision or scale that an assignment may truncate or round to."""
+        return "(" in self.type
+
 
 def tables(conn, schema: str) -> dict[str, list[TargetColumn]]:
     """The ordinary tables of `schema` and their columns, in column order."""
     with conn.cursor() as cur:
+        # typname, not format_type(oid, NULL): the latter says "character", which as a cast means char(1).
         cur.execute("""
-            SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), format_type(a.atttypid, NULL),
+            SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), t.typname,
+                   quote_ident(tn.nspname) || '.' || quote_ident(t.typname),
                    a.attnotnull, a.atthasdef OR a.attidentity <> '', a.atttypmod
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+            JOIN pg_type t ON t.oid = a.atttypid JOIN pg_namespace tn ON tn.oid = t.typnamespace
             WHERE n.nspname = %s AND c.relkind IN ('r', 'p') ORDER BY c.relname, a.attnum""", (schema,))
         result: dict[str, list[TargetColumn]] = {}
-        for table, name, type_, base, not_null, has_default, typmod in cur.fetchall():
+        for table, name, type_, base, cast, not_null, has_default, typmod in cur.fetchall():
             precision, scale = _numeric_modifiers(base, typmod)
             result.setdefault(table, []).append(
-                TargetColumn(name, type_, base, not_null, has_default, precision, scale))
+                TargetColumn(name, type_, base, cast, not_null, has_default, precision, scale))
     conn.commit()
     return result
 

@@ -1,0 +1,35 @@
+"""Small SQLite databases for the migration tests, built from DDL and rows."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import psycopg2
+
+
+def build(path: Path, ddl: str, rows: dict[str, list[tuple]] | None = None) -> Path:
+    conn = sqlite3.connect(path)
+    conn.executescript(ddl)
+    for table, values in (rows or {}).items():
+        if values:
+            marks = ", ".join("?" * len(values[0]))
+            conn.executemany(f'INSERT INTO "{table}" VALUES ({marks})', values)
+    conn.commit()
+    conn.close()
+    return path
+
+
+def fetch(url: str, sql: str, params: tuple = ()) -> list[tuple]:
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+        result = cur.fetchall() if cur.description else []
+    conn.close()
+    return result
+
+
+def column_types(url: str, table: str) -> dict[str, tuple[str, bool]]:
+    """column -> (type, not null) as PostgreSQL declares it."""
+    return {name: (type_, not_null) for name, type_, not_null in fetch(url, """
+        SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull FROM pg_attribute a
+        WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped""", (f'"{table}"',))}
