@@ -142,12 +142,14 @@ def formatter(kind: Kind, precision: int | None = None, scale: int | None = None
 
 
 def _real(value) -> bytes:
+    # Hexadecimal floating point is exact both ways; PostgreSQL's float8in reads it through strtod.
+    if value.__class__ is float:
+        return value.hex().encode()
     if value is None:
         return NULL_FIELD
-    if isinstance(value, bytes):
-        raise Unrepresentable(why_invalid(Kind.REAL))
-    # Hexadecimal floating point is exact both ways; PostgreSQL's float8in reads it through strtod.
-    return float(value).hex().encode()
+    if value.__class__ is int:  # SQL let it through only if a double holds it exactly
+        return float(value).hex().encode()
+    raise Unrepresentable(why_invalid(Kind.REAL))
 
 
 def _numeric(value, precision: int | None, scale: int | None) -> bytes:

@@ -73,10 +73,17 @@ def _blob(pieces: list[str]) -> str:
 
 
 def _row_formatter(plan: plans.TablePlan) -> Callable[[tuple], bytes] | None:
-    """For tables with Python-rendered columns: row (as build_select lays it out) -> line."""
+    """For tables with Python-rendered columns: row (as build_select lays it out) -> line. This runs
+    once per row, so the usual shapes (one or two such columns) get a closure without a loop."""
     formats = [formatter(c.kind, c.precision, c.scale) for c in plan.columns if c.kind.python_rendered]
     if not formats:
         return None
+    if len(formats) == 1:
+        (f0,) = formats
+        return lambda r: r[1] + f0(r[2]) + r[3]
+    if len(formats) == 2:
+        f0, f1 = formats
+        return lambda r: r[1] + f0(r[2]) + r[3] + f1(r[4]) + r[5]
     join = b"".join
 
     def line(row: tuple) -> bytes:

@@ -167,26 +167,32 @@ class _Run:
     # --- convert mode ---
     def convert(self, sqlite_conn, pg, schema: source.Schema) -> Report:
         o = self.options
-        # The integrity check and planning both scan the source; SQLite releases the GIL, so they overlap.
-        integrity = self._verifiers().submit(lambda: source.check_integrity(self.sqlite(), self.source_path))
-        try:
-            plans = list(self._verifiers().map(
-                lambda t: plan.convert_plan(self.sqlite(), t, o.keep_as_text, o.unit_rows),
-                [t for t in schema.tables if t.name not in o.exclude]))
-        except sqlite3.DatabaseError as e:
-            integrity.result()  # a corrupt file is said so by the integrity check
-            raise SourceError(f"{self.source_path}: {e}") from None
-        integrity.result()
-        report = Report(warnings=[w for p in plans for w in p.warnings])
         present = target.tables(pg, o.target_schema)
-        unchanged = self._unchanged_or_refuse(sqlite_conn, pg, [p for p in plans if p.name in present])
-        report.tables += unchanged
-        to_load = [p for p in plans if p.name not in {t.name for t in unchanged}]
-        self._create_staging(pg, to_load, report.untranslated)
-        report.tables += self._load_all(to_load, present, report.untranslated)
+        tables = [t for t in schema.tables if t.name not in o.exclude]
+        # The integrity check and the planning scans read the source side by side (SQLite releases the
+        # GIL); tables start loading as soon as their plan is ready.
+        self._integrity = self._verifiers().submit(lambda: source.check_integrity(self.sqlite(), self.source_path))
+        planned = [(t, self._verifiers().submit(self._plan, t)) for t in tables]
+        # Tables the target has already must be found unchanged (or refused) before anything is loaded.
+        unchanged = self._unchanged_or_refuse(sqlite_conn, pg, [f.result() for t, f in planned if t.name in present])
+        report = Report(tables=unchanged)
+        _execute(pg, f"CREATE SCHEMA IF NOT EXISTS {quote(STAGING_SCHEMA)}")
+        skip = {t.name for t in unchanged}
+        report.tables += self._load_all(pg, [f for t, f in planned if t.name not in skip], present, report)
+        self._integrity.result()
+        plans = [f.result() for _, f in planned]
+        report.warnings = [w for p in plans for w in p.warnings] + report.warnings
         self._ensure_constraints(pg, plans, report)
         _execute(pg, f"DROP SCHEMA IF EXISTS {quote(STAGING_SCHEMA)}", ignore_errors=True)
         return report
+
+    def _plan(self, table: source.Table) -> plan.TablePlan:
+        o = self.options
+        try:
+            return plan.convert_plan(self.sqlite(), table, o.keep_as_text, o.unit_rows)
+        except sqlite3.DatabaseError as e:
+            self._integrity.result()  # a corrupt file is said so by the integrity check
+            raise SourceError(f"{self.source_path}: {e}") from None
 
     def _unchanged_or_refuse(self, sqlite_conn, pg, present: list[plan.TablePlan]) -> list[TableReport]:
         """Tables already in the target: identical ones are left alone; others need `replace`."""
@@ -211,46 +217,45 @@ class _Run:
         except psycopg2.Error:
             return None  # columns or types differ: not the same data
 
-    def _create_staging(self, pg, plans: list[plan.TablePlan], untranslated: list[str]) -> None:
-        _execute(pg, f"CREATE SCHEMA IF NOT EXISTS {quote(STAGING_SCHEMA)}")
-        for p in plans:
-            _execute(pg, f"DROP TABLE IF EXISTS {target.relation(STAGING_SCHEMA, p.name)} CASCADE")
-            _execute(pg, ddl.build_create_table(p, STAGING_SCHEMA, untranslated))
+    def _create_staging(self, pg, p: plan.TablePlan, untranslated: list[str]) -> None:
+        _execute(pg, f"DROP TABLE IF EXISTS {target.relation(STAGING_SCHEMA, p.name)} CASCADE")
+        _execute(pg, ddl.build_create_table(p, STAGING_SCHEMA, untranslated))
 
-    def _load_all(self, plans: list[plan.TablePlan], present: dict, untranslated: list[str]) -> list[TableReport]:
-        """Units run in the worker processes; each finished table is verified and moved into place by a
-        thread while other units load."""
-        units = sorted(((p, bounds) for p in plans for bounds in p.ranges),
-                       key=lambda u: -(u[0].rows / len(u[0].ranges)))
-        pending = {p.name: len(p.ranges) for p in plans}
-        sent = {p.name: copy.UnitResult() for p in plans}
-        done_rows = {p.name: 0 for p in plans}
-        threads = self._finishers()
-        futures: dict[Future, plan.TablePlan] = {self._processes.submit(_worker_load, p, b): p for p, b in units}
+    def _load_all(self, pg, planned: list[Future], present: dict, report: Report) -> list[TableReport]:
+        """As each plan arrives, its table is staged and its units go to the worker processes; each
+        finished table is verified and moved into place by a thread while other units load."""
+        waiting: dict[Future, object] = {f: "plan" for f in planned}
+        pending, sent, done_rows, totals = {}, {}, {}, {}
         finishing: list[Future] = []
         try:
-            while futures:
-                finished, _ = wait(futures, timeout=0.2, return_when=FIRST_COMPLETED)
-                self._report_progress(self._messages, done_rows, plans)
+            while waiting:
+                finished, _ = wait(waiting, timeout=0.2, return_when=FIRST_COMPLETED)
+                self._report_progress(done_rows, totals)
                 for future in finished:
-                    p = futures.pop(future)
-                    total, result = sent[p.name], future.result()
+                    what = waiting.pop(future)
+                    if what == "plan":
+                        p = future.result()
+                        self._create_staging(pg, p, report.untranslated)
+                        pending[p.name], sent[p.name], done_rows[p.name], totals[p.name] = (
+                            len(p.ranges), copy.UnitResult(), 0, p.rows)
+                        waiting.update({self._processes.submit(_worker_load, p, b): p for b in p.ranges})
+                        continue
+                    p, total, result = what, sent[what.name], future.result()
                     total.rows, total.bytes = total.rows + result.rows, total.bytes + result.bytes
                     total.checksum += result.checksum
                     pending[p.name] -= 1
                     if pending[p.name] == 0:
-                        finishing.append(threads.submit(self._finish_table, p, total, p.name in present,
-                                                        untranslated))
+                        finishing.append(self._finishers().submit(self._finish_table, p, total, p.name in present,
+                                                                  report.untranslated))
             return [f.result() for f in finishing]
         except BaseException:
             self._worker_stop.set()
             self.stop.set()
             raise
 
-    def _report_progress(self, messages, done_rows: dict, plans: list[plan.TablePlan]) -> None:
-        totals = {p.name: p.rows for p in plans}
-        while not messages.empty():
-            table, rows = messages.get()
+    def _report_progress(self, done_rows: dict, totals: dict) -> None:
+        while not self._messages.empty():
+            table, rows = self._messages.get()
             done_rows[table] += rows
             self.progress(table, done_rows[table], totals[table])
 
@@ -258,6 +263,7 @@ class _Run:
                       untranslated: list[str]) -> TableReport:
         """Build the staged table's keys and indexes, verify it, then move it into place atomically."""
         pg, staged = self.pg(), target.relation(STAGING_SCHEMA, p.name)
+        self._integrity.result()  # nothing moves into the target from a source that failed its check
         with self._lock:
             statements = ddl.build_keys_and_indexes(p, STAGING_SCHEMA, untranslated)
         for statement in statements:

@@ -14,6 +14,8 @@ Called by copy.py (source side) and run.py (target side).
 
 from __future__ import annotations
 
+import io
+import tempfile
 from collections.abc import Iterator
 from hashlib import md5
 
@@ -53,44 +55,27 @@ def build_copy_out(relation: str, columns: list[tuple[str, Kind]], key: str | No
 def chunk_checksum(pg, relation: str, columns: list[tuple[str, Kind]], key: str,
                    bounds: tuple[int, int]) -> tuple[int, int]:
     """(rows, hash) of one chunk as the target stores it."""
-    sink = _Sink(per_row=False)
+    out = io.BytesIO()  # psycopg2 writes once per row: a C write, not a Python method
     with pg.cursor() as cur:
-        cur.copy_expert(build_copy_out(relation, columns, key, bounds), sink)
+        cur.copy_expert(build_copy_out(relation, columns, key, bounds), out)
     pg.commit()
-    return sink.rows, line_hash(sink.data()) if sink.rows else 0
+    data = out.getvalue()
+    rows = data.count(b"\n")
+    return rows, line_hash(data) if rows else 0
 
 
 def table_checksum(pg, relation: str, columns: list[tuple[str, Kind]], commit: bool = True) -> tuple[int, int]:
-    """(rows, sum of per-row hashes) of a whole table as the target stores it."""
-    sink = _Sink(per_row=True)
-    with pg.cursor() as cur:
-        cur.copy_expert(build_copy_out(relation, columns), sink)
+    """(rows, sum of per-row hashes) of a whole table as the target stores it, read in bounded pieces."""
+    with pg.cursor() as cur, tempfile.TemporaryFile() as out:
+        cur.copy_expert(build_copy_out(relation, columns), out)
+        out.seek(0)
+        rows = checksum = 0
+        for line in out:
+            rows += 1
+            checksum += line_hash(line[:-1])
     if commit:
         pg.commit()
-    return sink.rows, sink.checksum
-
-
-class _Sink:
-    """A writable file for COPY TO: keeps the bytes of a chunk, or hashes row by row."""
-
-    def __init__(self, per_row: bool):
-        self.per_row, self.rows, self.checksum = per_row, 0, 0
-        self._parts: list[bytes] = []
-        self._partial = b""
-
-    def write(self, data) -> int:
-        data = bytes(data)
-        self.rows += data.count(b"\n")
-        if not self.per_row:
-            self._parts.append(data)
-            return len(data)
-        lines = (self._partial + data).split(b"\n")
-        self._partial = lines.pop()
-        self.checksum += sum(map(line_hash, lines))
-        return len(data)
-
-    def data(self) -> bytes:
-        return b"".join(self._parts)
+    return rows, checksum
 
 
 def fingerprint(total: int) -> str:
