@@ -1,6 +1,6 @@
 """migrate(): the library entry point the command line and the operator's reconcile call.
 
-Convert mode: every table is created in a staging schema, loaded in rowid ranges by worker threads
+Convert mode: every table is created in a staging schema, loaded in rowid ranges by worker processes
 (each range one COPY in one transaction), checksummed, given its keys and indexes, and only then moved
 into the target schema in one transaction, so a crash at any moment leaves each target table either
 complete or absent. Foreign keys and CHECKs come last, added NOT VALID and then validated.
@@ -96,7 +96,10 @@ class Report:
 
 def migrate(source_path: str | Path, target_url: str, options: Options = Options(),
             progress: Progress | None = None, stop: threading.Event | None = None) -> Report:
-    """Copy the SQLite database at source_path into the PostgreSQL database at target_url."""
+    """Copy the SQLite database at source_path into the PostgreSQL database at target_url.
+
+    Convert mode loads through worker processes started by multiprocessing's fork server, so a script
+    that calls this needs the usual `if __name__ == "__main__":` guard (console scripts have it)."""
     started = time.monotonic()
     if options.schema not in ("convert", "existing"):
         raise MigrationError(f"schema mode must be convert or existing, got {options.schema!r}")
