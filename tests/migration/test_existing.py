@@ -249,7 +249,8 @@ def test_text_longer_than_the_target_varchar_stops_the_table(tmp_path, target):
     ("catalogue_product", "price", 1.005),  # more places than numeric(12,2): never rounded
     ("catalogue_product", "price", "n/a"),  # text in a decimal column, shown as it is
 ])
-def test_a_value_the_column_cannot_hold_stops_the_table_naming_it(tmp_path, target, table, column, value):    categories = [CATEGORIES[0], (2, "Games", "games", value if column == "is_public" else 1, "2023-12-31 23:59:59"),
+def test_a_value_the_column_cannot_hold_stops_the_table_naming_it(tmp_path, target, table, column, value):
+    categories = [CATEGORIES[0], (2, "Games", "games", value if column == "is_public" else 1, "2023-12-31 23:59:59"),
                   CATEGORIES[2]]
     products = [PRODUCTS[0], (2, "Board game", value if column == "price" else 1, None, None, None, None, 1, None),
                 *PRODUCTS[2:]]
