@@ -79,3 +79,15 @@ def test_running_again_after_success_changes_nothing(source, pg_url):
     assert {t.status for t in second.tables} == {"unchanged"}
     assert second.checksum == first.checksum
     assert table_state(pg_url, "big") == ROWS
+
+
+def test_a_caller_can_stop_a_run_and_nothing_reaches_the_target(source, pg_url):
+    import threading
+
+    from appmod_operator.errors import MigrationError
+
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    with pytest.raises(MigrationError, match="stopped by the caller|interrupted"):
+        run.migrate(source, pg_url, stop=stop)
+    assert table_state(pg_url, "big") is None

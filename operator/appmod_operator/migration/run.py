@@ -124,6 +124,9 @@ def migrate(source_path: str | Path, target_url: str, options: Options = Options
 
 
 class _Run:
+    """One migration: its options, its connections (one pair per thread), the thread pools and the
+    worker processes, and the steps of both modes."""
+
     def __init__(self, source_path: Path, target_url: str, pg, options: Options, progress: Progress,
                  stop: threading.Event):
         self.source_path, self.target_url, self.options = source_path, target_url, options
@@ -134,13 +137,19 @@ class _Run:
         self._lock = threading.Lock()
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._processes: ProcessPoolExecutor | None = None
+        self._integrity: Future | None = None
 
-    # --- connections, one pair per worker thread ---
     def sqlite(self):
         if not hasattr(self._local, "sqlite"):
             self._local.sqlite = source.connect(self.source_path)
             self._opened.append(self._local.sqlite)
         return self._local.sqlite
+
+    def pg(self):
+        if not hasattr(self._local, "pg"):
+            self._local.pg = target.connect(self.target_url)
+            self._opened.append(self._local.pg)
+        return self._local.pg
 
     def start_workers(self) -> None:
         """Worker processes for loading units (SQLite rendering and Python hashing would fight over
@@ -151,12 +160,6 @@ class _Run:
             str(self.source_path), self.target_url, self._worker_stop, self._messages))
         for _ in range(self.options.workers):
             self._processes.submit(_worker_connections)
-
-    def pg(self):
-        if not hasattr(self._local, "pg"):
-            self._local.pg = target.connect(self.target_url)
-            self._opened.append(self._local.pg)
-        return self._local.pg
 
     def close(self) -> None:
         if self._processes is not None:
@@ -232,6 +235,8 @@ class _Run:
         finishing: list[Future] = []
         try:
             while waiting:
+                if self.stop.is_set():  # the caller (the operator, say) asked the run to stop
+                    raise copy.Interrupted("stopped by the caller")
                 finished, _ = wait(waiting, timeout=0.2, return_when=FIRST_COMPLETED)
                 self._report_progress(done_rows, totals)
                 for future in finished:
