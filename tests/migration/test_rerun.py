@@ -88,6 +88,6 @@ def test_a_caller_can_stop_a_run_and_nothing_reaches_the_target(source, pg_url):
 
     stop = threading.Event()
     threading.Timer(0.3, stop.set).start()
-    with pytest.raises(MigrationError, match="stopped by the caller|interrupted"):
+    with pytest.raises(MigrationError, match=r"stopped by the caller|interrupted"):
         run.migrate(source, pg_url, stop=stop)
     assert table_state(pg_url, "big") is None
