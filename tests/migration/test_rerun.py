@@ -91,3 +91,25 @@ def test_a_caller_can_stop_a_run_and_nothing_reaches_the_target(source, pg_url):
     with pytest.raises(MigrationError, match=r"stopped by the caller|interrupted"):
         run.migrate(source, pg_url, stop=stop)
     assert table_state(pg_url, "big") is None
+
+
+def test_progress_shows_rows_and_rate_on_a_terminal(source, pg_url):
+    import pty
+
+    leader, follower = pty.openpty()  # standard error is a terminal; standard input is not needed
+    proc = subprocess.Popen(["appmod", "migrate", str(source), pg_url], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    output = bytearray()
+    while True:
+        try:
+            data = os.read(leader, 4096)
+        except OSError:  # the terminal closes when the command exits
+            break
+        if not data:
+            break
+        output.extend(data)
+    os.close(leader)
+    assert proc.wait(timeout=60) == 0
+    text = output.decode(errors="replace")
+    assert "big " in text and "rows/s" in text and f"{ROWS:,}/{ROWS:,} (100%" in text
