@@ -20,7 +20,7 @@ import psycopg2
 
 from appmod_operator.errors import MigrationError, SourceError, UnrepresentableValue
 from appmod_operator.migration import plan as plans
-from appmod_operator.migration.columns import NUL, Unrepresentable, formatter, render_sql, why_invalid
+from appmod_operator.migration.columns import NUL, Kind, Unrepresentable, formatter, render_sql, why_invalid
 from appmod_operator.migration.source import quote
 from appmod_operator.migration.verify import chunk_bounds, line_hash
 
@@ -238,7 +238,10 @@ def _from_postgres(error: psycopg2.Error, sqlite_conn, plan: plans.TablePlan, bo
                               f"LIMIT 1 OFFSET ?", (*params, line - 1)).fetchone()
     if row is None:
         return MigrationError(f"table {plan.name}: PostgreSQL refused line {line}: {primary}")
-    return UnrepresentableValue(plan.name, column or "?", row[0], row[-1], f"is refused by PostgreSQL: {primary}")
+    why = f"is refused by PostgreSQL: {primary}"
+    if any(c.name == column and c.kind in (Kind.DATE, Kind.TIMESTAMP) for c in plan.columns):
+        why += f" (--keep-as-text {plan.name}.{column} keeps the column as text)"
+    return UnrepresentableValue(plan.name, column or "?", row[0], row[-1], why)
 
 
 def source_checksum(sqlite_conn, plan: plans.TablePlan, with_rowid: bool = False) -> UnitResult:

@@ -88,7 +88,6 @@ def connect(path: str | Path) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
         conn.execute("PRAGMA query_only = ON")
-        conn.execute("PRAGMA mmap_size = 268435456")  # reads map the file instead of copying pages
         conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
     except sqlite3.DatabaseError as e:
         raise SourceError(f"{path} cannot be opened as SQLite: {e}") from None

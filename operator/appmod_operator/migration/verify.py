@@ -23,7 +23,7 @@ from appmod_operator.migration.columns import Kind, pg_select
 from appmod_operator.migration.source import quote
 
 MODULUS = 2**64
-CHUNK_SHIFT = 15
+CHUNK_SHIFT = 14
 CHUNK = 1 << CHUNK_SHIFT  # rowids per checksum chunk
 
 
