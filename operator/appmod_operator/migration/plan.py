@@ -15,7 +15,7 @@ from appmod_operator.migration.columns import Kind, invalid_sql
 from appmod_operator.migration.source import Column, Table, quote
 from appmod_operator.migration.target import TargetColumn
 
-UNIT_ROWS = 262144  # rows per unit of work in convert mode: small enough that both cores stay busy to the end
+UNIT_ROWS = 262_144  # rows per unit of work in convert mode: a large table makes several, so both workers stay busy
 
 
 @dataclass(frozen=True)
