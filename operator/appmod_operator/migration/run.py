@@ -5,9 +5,7 @@ Convert mode: every table is created in a staging schema, loaded in rowid ranges
 into the target schema in one transaction, so a crash at any moment leaves each target table either
 complete or absent. Foreign keys and CHECKs come last, added NOT VALID and then validated.
 
-Existing mode: the app's own migrations made the tables. Each table is loaded in one transaction, in
-foreign-key order: COPY into a temporary text table, checksum it, then INSERT ... SELECT with casts to
-the declared types, so PostgreSQL's own parsers do the conversion and name what they refuse.
+Existing mode (the app's own migrations made the tables) is existing.py.
 
 Both modes refuse a target table that already holds different data unless `replace` is set, and skip
 one that already holds exactly the source's data, so running again converges without duplicates.
@@ -20,10 +18,7 @@ import signal
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
-from hashlib import md5
 from pathlib import Path
 
 import psycopg2
@@ -32,75 +27,23 @@ from appmod_operator.errors import (
     MigrationError,
     SourceError,
     TargetNotEmpty,
-    UnrepresentableValue,
-    VerificationFailed,
 )
-from appmod_operator.migration import copy, ddl, plan, source, target, verify
-from appmod_operator.migration.columns import Kind
+from appmod_operator.migration import copy, ddl, existing, plan, source, target, verify
+from appmod_operator.migration.job import Options, Progress, Report, TableReport
 from appmod_operator.migration.source import quote
 from appmod_operator.migration.verify import fingerprint
 
 STAGING_SCHEMA = "appmod_staging"
-Progress = Callable[[str, int, int], None]
 
 
-@dataclass(frozen=True)
-class Options:
-    schema: str = "convert"  # convert | existing
-    verify: str = "checksum"  # checksum | rowcount
-    replace: bool = False
-    workers: int = 2
-    keep_as_text: frozenset[str] = frozenset()  # "table.column": keep as text instead of failing
-    exclude: frozenset[str] = frozenset()  # tables not to copy
-    target_schema: str = "public"
-    unit_rows: int = plan.UNIT_ROWS
-
-
-@dataclass
-class TableReport:
-    name: str
-    rows: int
-    bytes: int
-    checksum: str
-    status: str  # copied | unchanged
-
-
-@dataclass
-class Report:
-    tables: list[TableReport] = field(default_factory=list)
-    seconds: float = 0.0
-    warnings: list[str] = field(default_factory=list)
-    untranslated: list[str] = field(default_factory=list)
-
-    @property
-    def rows(self) -> int:
-        return sum(t.rows for t in self.tables)
-
-    @property
-    def bytes(self) -> int:
-        return sum(t.bytes for t in self.tables)
-
-    @property
-    def checksum(self) -> str:
-        """One fingerprint over every table's name, row count and checksum."""
-        text = "\n".join(f"{t.name}\t{t.rows}\t{t.checksum}" for t in sorted(self.tables, key=lambda t: t.name))
-        return md5(text.encode()).hexdigest()[:16]
-
-    def summary(self) -> dict:
-        return {"tables": len(self.tables), "rows": self.rows, "bytes": self.bytes,
-                "seconds": round(self.seconds, 3), "checksum": self.checksum,
-                "copied": [t.name for t in self.tables if t.status == "copied"],
-                "unchanged": [t.name for t in self.tables if t.status == "unchanged"],
-                "warnings": self.warnings, "untranslated": self.untranslated}
-
-
-def migrate(source_path: str | Path, target_url: str, options: Options = Options(),
+def migrate(source_path: str | Path, target_url: str, options: Options | None = None,
             progress: Progress | None = None, stop: threading.Event | None = None) -> Report:
     """Copy the SQLite database at source_path into the PostgreSQL database at target_url.
 
     Convert mode loads through worker processes started by multiprocessing's fork server, so a script
     that calls this needs the usual `if __name__ == "__main__":` guard (console scripts have it)."""
     started = time.monotonic()
+    options = options or Options()
     if options.schema not in ("convert", "existing"):
         raise MigrationError(f"schema mode must be convert or existing, got {options.schema!r}")
     if options.verify not in ("checksum", "rowcount"):
@@ -112,8 +55,11 @@ def migrate(source_path: str | Path, target_url: str, options: Options = Options
         if options.schema == "convert":
             run.start_workers()  # they start up while the source is checked and planned
         schema = source.read_schema(sqlite_conn)
-        report = run.convert(sqlite_conn, pg, schema) if options.schema == "convert" else run.existing(
-            sqlite_conn, pg, schema)
+        if options.schema == "convert":
+            report = run.convert(sqlite_conn, pg, schema)
+        else:
+            source.check_integrity(sqlite_conn, source_path)
+            report = existing.load(sqlite_conn, pg, schema, options, run.progress, run.stop)
     finally:
         run.close()
         pg.close()
@@ -182,14 +128,14 @@ class _Run:
         # Tables the target has already must be found unchanged (or refused) before anything is loaded.
         unchanged = self._unchanged_or_refuse(sqlite_conn, pg, [f.result() for t, f in planned if t.name in present])
         report = Report(tables=unchanged)
-        _execute(pg, f"CREATE SCHEMA IF NOT EXISTS {quote(STAGING_SCHEMA)}")
+        target.execute(pg, f"CREATE SCHEMA IF NOT EXISTS {quote(STAGING_SCHEMA)}")
         skip = {t.name for t in unchanged}
         report.tables += self._load_all(pg, [f for t, f in planned if t.name not in skip], present, report)
         self._integrity.result()
         plans = [f.result() for _, f in planned]
         report.warnings = [w for p in plans for w in p.warnings] + report.warnings
         self._ensure_constraints(pg, plans, report)
-        _execute(pg, f"DROP SCHEMA IF EXISTS {quote(STAGING_SCHEMA)}", ignore_errors=True)
+        target.execute(pg, f"DROP SCHEMA IF EXISTS {quote(STAGING_SCHEMA)}", ignore_errors=True)
         return report
 
     def _plan(self, table: source.Table) -> plan.TablePlan:
@@ -224,8 +170,8 @@ class _Run:
             return None  # columns or types differ: not the same data
 
     def _create_staging(self, pg, p: plan.TablePlan, untranslated: list[str]) -> None:
-        _execute(pg, f"DROP TABLE IF EXISTS {target.relation(STAGING_SCHEMA, p.name)} CASCADE")
-        _execute(pg, ddl.build_create_table(p, STAGING_SCHEMA, untranslated))
+        target.execute(pg, f"DROP TABLE IF EXISTS {target.relation(STAGING_SCHEMA, p.name)} CASCADE")
+        target.execute(pg, ddl.build_create_table(p, STAGING_SCHEMA, untranslated))
 
     def _load_all(self, pg, planned: list[Future], present: dict, report: Report) -> list[TableReport]:
         """As each plan arrives, its table is staged and its units go to the worker processes; each
@@ -275,7 +221,7 @@ class _Run:
         with self._lock:
             statements = ddl.build_keys_and_indexes(p, STAGING_SCHEMA, untranslated)
         for statement in statements:
-            _execute(pg, statement, what=f"table {p.name}")
+            target.execute(pg, statement, what=f"table {p.name}")
         self._verify(staged, p, sent)
         self._continue_identity(pg, staged, p)
         final = target.relation(self.options.target_schema, p.name)
@@ -286,24 +232,16 @@ class _Run:
         pg.commit()
         return TableReport(p.name, sent.rows, sent.bytes, fingerprint(sent.checksum), "copied")
 
-    def _verify(self, relation: str, p: plan.TablePlan, sent: copy.UnitResult,
-                staged_columns: list[tuple[str, Kind]] | None = None) -> None:
+    def _verify(self, relation: str, p: plan.TablePlan, sent: copy.UnitResult) -> None:
         if self.options.verify == "rowcount":
-            stored, expected = _query_one(self.pg(), f"SELECT count(*) FROM {relation}", commit=False), (sent.rows,)
+            stored = target.query_one(self.pg(), f"SELECT count(*) FROM {relation}", commit=False)
         else:
-            stored, expected = self._target_checksum(relation, p, staged_columns), (sent.rows, sent.checksum)
-        if tuple(stored) != expected:
-            raise VerificationFailed(
-                f"table {p.name}: the source sent {sent.rows} rows (checksum {fingerprint(sent.checksum)}) but "
-                f"the target holds {stored[0]} rows" + (
-                    f" (checksum {fingerprint(stored[1])})" if len(stored) > 1 else ""))
+            stored = self._target_checksum(relation, p)
+        verify.compare(p.name, sent.rows, sent.checksum, stored)
 
-    def _target_checksum(self, relation: str, p: plan.TablePlan,
-                         staged_columns: list[tuple[str, Kind]] | None = None) -> tuple[int, int]:
+    def _target_checksum(self, relation: str, p: plan.TablePlan) -> tuple[int, int]:
         """(rows, checksum) of what `relation` stores, hashed as copy.load hashed what it sent: chunk by
-        chunk in key order for keyed tables in convert mode (chunks read in parallel), else row by row."""
-        if staged_columns is not None:
-            return verify.table_checksum(self.pg(), relation, staged_columns, commit=False)
+        chunk in key order for keyed tables (chunks read in parallel), else row by row."""
         columns = [(c.name, c.kind) for c in p.columns]
         if not p.keyed:
             return verify.table_checksum(self.pg(), relation, columns)
@@ -333,7 +271,7 @@ class _Run:
         if alias is None:
             return
         c = quote(alias.name)
-        _execute(pg, f"SELECT setval(pg_get_serial_sequence(%s, %s), greatest(v, 1), v > 0) "
+        target.execute(pg, f"SELECT setval(pg_get_serial_sequence(%s, %s), greatest(v, 1), v > 0) "
                      f"FROM (SELECT greatest(coalesce(max({c}), 0), %s) AS v FROM {relation}) m",
                  (relation, alias.name, p.table.sequence or 0))
 
@@ -368,7 +306,7 @@ class _Run:
         """Add it (NOT VALID) unless a previous run did; False when PostgreSQL refuses it."""
         if not target.constraint_exists(pg, self.options.target_schema, table, name):
             try:
-                _execute(pg, statement)
+                target.execute(pg, statement)
             except MigrationError as e:
                 report.untranslated.append(f"constraint {name}: {e}")
                 return False
@@ -377,158 +315,11 @@ class _Run:
     def _validate(self, table: str, name: str) -> str | None:
         """None when valid; otherwise the warning (the constraint stays, unvalidated)."""
         try:
-            _execute(self.pg(), f"ALTER TABLE {target.relation(self.options.target_schema, table)} "
+            target.execute(self.pg(), f"ALTER TABLE {target.relation(self.options.target_schema, table)} "
                                 f"VALIDATE CONSTRAINT {quote(name)}")
         except MigrationError as e:
             return f"constraint {name} is in place but not validated: the source data breaks it ({e})"
         return None
-
-    # --- existing mode ---
-    def existing(self, sqlite_conn, pg, schema: source.Schema) -> Report:
-        o = self.options
-        source.check_integrity(sqlite_conn, self.source_path)
-        present = target.tables(pg, o.target_schema)
-        report = Report()
-        source_names = {t.name for t in schema.tables} - o.exclude
-        for name in sorted(source_names - set(present)):
-            report.warnings.append(f"table {name} exists only in the source: not copied")
-        for name in sorted(set(present) - source_names - o.exclude):
-            report.warnings.append(f"table {name} exists only in the target: left as it is")
-        plans = {t.name: plan.existing_plan(sqlite_conn, t, present[t.name])
-                 for t in schema.tables if t.name in source_names and t.name in present}
-        groups = _dependency_groups(plans, target.foreign_key_parents(pg, o.target_schema))
-        statuses = {name: self._compare_existing(sqlite_conn, pg, plans[name]) for name in plans}
-        different = sorted(n for n, s in statuses.items() if s == "different")
-        if different and not o.replace:
-            raise TargetNotEmpty(f"the target's table(s) {', '.join(different)} already hold different data; "
-                                 "pass --replace to overwrite them")
-        if different:
-            # All of them in one statement, so foreign keys between them do not stand in the way; they
-            # are all loaded again below.
-            statuses = dict.fromkeys(statuses, "empty")
-            _execute(pg, "TRUNCATE " + ", ".join(target.relation(o.target_schema, n) for n in plans),
-                     what="--replace")
-        for group in groups:
-            todo = [plans[n] for n in group if statuses[n] != "unchanged"]
-            report.tables += [TableReport(n, plans[n].rows, 0, "", "unchanged") for n in group
-                              if statuses[n] == "unchanged"]
-            if todo:
-                report.tables += self._load_existing_group(sqlite_conn, pg, todo)
-        return report
-
-    def _compare_existing(self, sqlite_conn, pg, p: plan.TablePlan) -> str:
-        """empty, unchanged (holds exactly the source's rows) or different."""
-        final = target.relation(self.options.target_schema, p.name)
-        if _query_one(pg, f"SELECT count(*) FROM (SELECT 1 FROM {final} LIMIT 1) x")[0] == 0:
-            return "empty"
-        try:
-            self._stage(sqlite_conn, pg, p)
-            same = _query_one(pg, _same_rows_query(p, final), commit=False)[0]
-        finally:
-            pg.rollback()
-        return "unchanged" if same else "different"
-
-    def _stage(self, sqlite_conn, pg, p: plan.TablePlan) -> copy.UnitResult:
-        """COPY the source rows, rendered for the target's types, into a temporary text table."""
-        columns = ", ".join(f"{quote(c.name)} text" for c in p.columns)
-        _execute(pg, f"CREATE TEMP TABLE appmod_stage (__rowid bigint, {columns}) ON COMMIT DROP", commit=False)
-        done = [0]
-
-        def on_batch(rows: int) -> None:
-            done[0] += rows
-            self.progress(p.name, done[0], p.rows)
-        sent = copy.load(sqlite_conn, pg, p, None, "appmod_stage", self.stop, on_batch, with_rowid=True,
-                         commit=False)
-        return sent
-
-    def _load_existing_group(self, sqlite_conn, pg, group: list[plan.TablePlan]) -> list[TableReport]:
-        """One transaction for the group (one table, or the tables of a foreign-key cycle)."""
-        schema, reports = self.options.target_schema, []
-        try:
-            _execute(pg, "SET CONSTRAINTS ALL DEFERRED", commit=False)
-            for p in group:
-                sent = self._stage(sqlite_conn, pg, p)
-                staged = [("__rowid", Kind.INTEGER)] + [(c.name, Kind.TEXT) for c in p.columns]
-                self._verify("appmod_stage", p, sent, staged)
-                self._insert_from_stage(pg, p, target.relation(schema, p.name))
-                _execute(pg, "DROP TABLE appmod_stage", commit=False)
-                self._continue_sequences(pg, p)
-                reports.append(TableReport(p.name, sent.rows, sent.bytes, fingerprint(sent.checksum), "copied"))
-            pg.commit()
-        except BaseException:
-            pg.rollback()
-            raise
-        return reports
-
-    def _insert_from_stage(self, pg, p: plan.TablePlan, final: str) -> None:
-        for c in p.columns:
-            self._refuse_lossy_assignment(pg, p, c)
-        columns = ", ".join(quote(c.name) for c in p.columns)
-        casts = ", ".join(c.cast.format(quote(c.name)) for c in p.columns)
-        with pg.cursor() as cur:
-            cur.execute("SAVEPOINT appmod_insert")
-            try:
-                # OVERRIDING SYSTEM VALUE: the copied keys go into GENERATED ALWAYS identity columns too.
-                cur.execute(f"INSERT INTO {final} ({columns}) OVERRIDING SYSTEM VALUE SELECT {casts} "
-                            "FROM appmod_stage ORDER BY __rowid")
-            except psycopg2.DataError as e:
-                cur.execute("ROLLBACK TO SAVEPOINT appmod_insert")
-                raise self._locate_cast_failure(pg, p, e) from None
-            except psycopg2.Error as e:
-                detail = f" ({e.diag.message_detail})" if e.diag.message_detail else ""
-                raise MigrationError(f"table {p.name}: the target refused the rows: "
-                                     f"{e.diag.message_primary}{detail}") from None
-
-    def _refuse_lossy_assignment(self, pg, p: plan.TablePlan, c: plan.ColumnPlan) -> None:
-        """Assigning to a type with a length, precision or scale may truncate (varchar), trim trailing
-        spaces, or round (numeric, timestamp(0), real) without an error: find such a value first."""
-        value = c.cast.format(quote(c.name))
-        if c.pg_type == "real":
-            condition, why = f"{quote(c.name)}::float8 <> {value}::float8", "would be rounded by the target's real"
-        elif c.modifiers and c.cast.startswith("{}::"):
-            condition = f"{value} IS DISTINCT FROM ({value})::{c.pg_type}"
-            why = f"would be changed by the target's type {c.pg_type} (cut, trimmed or rounded)"
-        else:
-            return
-        with pg.cursor() as cur:
-            cur.execute("SAVEPOINT appmod_check")
-            try:
-                cur.execute(f"SELECT __rowid, {quote(c.name)} FROM appmod_stage WHERE {quote(c.name)} IS NOT NULL "
-                            f"AND {condition} ORDER BY __rowid LIMIT 1")
-                row = cur.fetchone()
-            except psycopg2.DataError:
-                cur.execute("ROLLBACK TO SAVEPOINT appmod_check")
-                return  # a value that does not even parse: the INSERT names it
-        if row:
-            raise UnrepresentableValue(p.name, c.name, row[0], row[1], why)
-
-    def _locate_cast_failure(self, pg, p: plan.TablePlan, error: psycopg2.Error) -> MigrationError:
-        _execute(pg, """CREATE OR REPLACE FUNCTION pg_temp.appmod_refuses(v text, cast_sql text) RETURNS boolean
-                        LANGUAGE plpgsql AS $$ BEGIN EXECUTE format(cast_sql, quote_literal(v)); RETURN false;
-                        EXCEPTION WHEN others THEN RETURN true; END $$""", commit=False)
-        for c in p.columns:
-            probe = "SELECT " + c.cast.format("%s::text")
-            row = _query_one(pg, f"SELECT __rowid, {quote(c.name)} FROM appmod_stage WHERE {quote(c.name)} IS NOT NULL"
-                                 f" AND pg_temp.appmod_refuses({quote(c.name)}, %s) ORDER BY __rowid LIMIT 1",
-                             (probe,), commit=False)
-            if row:
-                why = f"is refused by the target's type {c.pg_type}: {error.diag.message_primary}"
-                return UnrepresentableValue(p.name, c.name, row[0], row[1], why)
-        return MigrationError(f"table {p.name}: the target refused the rows: {error.diag.message_primary}")
-
-    def _continue_sequences(self, pg, p: plan.TablePlan) -> None:
-        """Every sequence behind a copied column (serial or identity) continues after the copied
-        maximum, and after SQLite's AUTOINCREMENT high-water mark, so deleted ids are not reused."""
-        final = target.relation(self.options.target_schema, p.name)
-        alias = p.table.rowid_alias
-        for c in p.columns:
-            sequence = _query_one(pg, "SELECT pg_get_serial_sequence(%s, %s)", (final, c.name), commit=False)[0]
-            floor = (p.table.sequence or 0) if alias is not None and c.name == alias.name else 0
-            if sequence:
-                _execute(pg, f"SELECT setval(%s, greatest(v, 1), v > 0) FROM "
-                             f"(SELECT greatest(coalesce(max({quote(c.name)}), 0), %s) AS v FROM {final}) m",
-                         (sequence, floor), commit=False)
-
 
 _worker: dict = {}
 
@@ -550,53 +341,3 @@ def _worker_load(p: plan.TablePlan, bounds) -> copy.UnitResult:
     _worker_connections()
     return copy.load(_worker["sqlite"], _worker["pg"], p, bounds, target.relation(STAGING_SCHEMA, p.name),
                      _worker["stop"], lambda rows: _worker["messages"].put((p.name, rows)))
-
-
-def _same_rows_query(p: plan.TablePlan, final: str) -> str:
-    """True when the staged rows, cast, equal the target's rows as a multiset."""
-    def comparable(c: plan.ColumnPlan, expr: str) -> str:
-        return f"({expr})::text" if c.pg_type in ("json", "xml") else expr
-    staged = ", ".join(comparable(c, c.cast.format(quote(c.name))) for c in p.columns)
-    stored = ", ".join(comparable(c, quote(c.name)) for c in p.columns)
-    return (f"SELECT NOT EXISTS ((SELECT {staged} FROM appmod_stage) EXCEPT ALL (SELECT {stored} FROM {final})) "
-            f"AND NOT EXISTS ((SELECT {stored} FROM {final}) EXCEPT ALL (SELECT {staged} FROM appmod_stage))")
-
-
-def _dependency_groups(plans: dict[str, plan.TablePlan], parents: dict[str, set[str]]) -> list[list[str]]:
-    """Tables in an order where parents come before children; tables in a cycle share one group."""
-    remaining = {n: (parents.get(n, set()) & set(plans)) - {n} for n in plans}
-    groups = []
-    while remaining:
-        ready = sorted(n for n, deps in remaining.items() if not deps)
-        batch = [[n] for n in ready] or [sorted(remaining)]
-        for group in batch:
-            groups.append(group)
-            for n in group:
-                remaining.pop(n)
-        for deps in remaining.values():
-            deps.difference_update(n for g in batch for n in g)
-    return groups
-
-
-def _execute(pg, sql: str, params: tuple = (), what: str = "", commit: bool = True,
-             ignore_errors: bool = False) -> None:
-    try:
-        with pg.cursor() as cur:
-            cur.execute(sql, params or None)
-        if commit:
-            pg.commit()
-    except psycopg2.Error as e:
-        pg.rollback()
-        if ignore_errors:
-            return
-        message = e.diag.message_primary or str(e).strip()
-        raise MigrationError(f"{what + ': ' if what else ''}{message}") from None
-
-
-def _query_one(pg, sql: str, params: tuple = (), commit: bool = True) -> tuple | None:
-    with pg.cursor() as cur:
-        cur.execute(sql, params or None)
-        row = cur.fetchone()
-    if commit:
-        pg.commit()
-    return row

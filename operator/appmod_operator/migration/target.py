@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg2
 import psycopg2.extensions
 
-from appmod_operator.errors import TargetError
+from appmod_operator.errors import MigrationError, TargetError
 
 # Renderings in columns.pg_render assume these (ISO dates, UTC, hex bytea, shortest floats). JIT off:
 # compiling each checksum query costs more than it saves. work_mem: checksum chunks sort in memory.
@@ -124,3 +124,29 @@ def relation(schema: str, table: str) -> str:
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def execute(pg, sql: str, params: tuple = (), what: str = "", commit: bool = True,
+            ignore_errors: bool = False) -> None:
+    """Run one statement; a refusal becomes a MigrationError with PostgreSQL's words (rolled back)."""
+    try:
+        with pg.cursor() as cur:
+            cur.execute(sql, params or None)
+        if commit:
+            pg.commit()
+    except psycopg2.Error as e:
+        pg.rollback()
+        if ignore_errors:
+            return
+        message = e.diag.message_primary or str(e).strip()
+        raise MigrationError(f"{what + ': ' if what else ''}{message}") from None
+
+
+def query_one(pg, sql: str, params: tuple = (), commit: bool = True) -> tuple | None:
+    """The first row of a query."""
+    with pg.cursor() as cur:
+        cur.execute(sql, params or None)
+        row = cur.fetchone()
+    if commit:
+        pg.commit()
+    return row

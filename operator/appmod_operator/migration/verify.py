@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Iterator
 from hashlib import md5
 
+from appmod_operator.errors import VerificationFailed
 from appmod_operator.migration.columns import Kind, pg_select
 from appmod_operator.migration.source import quote
 
@@ -76,6 +77,15 @@ def table_checksum(pg, relation: str, columns: list[tuple[str, Kind]], commit: b
     if commit:
         pg.commit()
     return rows, checksum
+
+
+def compare(table: str, sent_rows: int, sent_checksum: int | None, stored: tuple) -> None:
+    """Raise VerificationFailed unless `stored` ((rows,) or (rows, checksum)) is what was sent."""
+    expected = (sent_rows,) if len(stored) == 1 else (sent_rows, sent_checksum)
+    if tuple(stored) != expected:
+        held = f"{stored[0]} rows" + (f" (checksum {fingerprint(stored[1])})" if len(stored) > 1 else "")
+        raise VerificationFailed(f"table {table}: the source sent {sent_rows} rows (checksum "
+                                 f"{fingerprint(sent_checksum or 0)}) but the target holds {held}")
 
 
 def fingerprint(total: int) -> str:
