@@ -58,14 +58,10 @@ def build_select(plan: plans.TablePlan, bounds: tuple[int, int] | None, with_row
         else:
             pieces.append(expr)
     parts.append(_blob(pieces))
-    order = _order(plan)
+    order = plan.table.row_key
     key = f"{order.split(',')[0]}, " if len(parts) > 1 else ""
     where, params = ("WHERE rowid BETWEEN ? AND ?", bounds) if bounds else ("", ())
     return f"SELECT {key}{', '.join(parts)} FROM {quote(plan.name)} {where} ORDER BY {order}", params
-
-
-def _order(plan: plans.TablePlan) -> str:
-    return ", ".join(quote(c) for c in plan.table.primary_key) if plan.table.without_rowid else "rowid"
 
 
 def _blob(pieces: list[str]) -> str:
@@ -232,7 +228,7 @@ def _from_postgres(error: psycopg2.Error, sqlite_conn, plan: plans.TablePlan, bo
         return MigrationError(f"table {plan.name}: PostgreSQL refused the data: {primary}")
     line, column = int(match.group(1)), match.group(2)
     where, params = ("WHERE rowid BETWEEN ? AND ?", bounds) if bounds else ("", ())
-    order = _order(plan)
+    order = plan.table.row_key
     value_expr = quote(column) if column and column in {c.name for c in plan.columns} else "NULL"
     row = sqlite_conn.execute(f"SELECT {order}, {value_expr} FROM {quote(plan.name)} {where} ORDER BY {order} "
                               f"LIMIT 1 OFFSET ?", (*params, line - 1)).fetchone()

@@ -116,13 +116,8 @@ def first_invalid(conn, table: Table, column: str, kind: Kind, where: str = "1")
     """(rowid, value) of the first non-NULL value of `column` that does not fit `kind`, or None."""
     c = quote(column)
     return conn.execute(
-        f"SELECT {_row_key(table)}, {c} FROM {quote(table.name)} WHERE {where} AND {c} IS NOT NULL "
-        f"AND {invalid_sql(kind, c)} ORDER BY {_row_key(table)} LIMIT 1").fetchone()
-
-
-def _row_key(table: Table) -> str:
-    """How a row is named in messages and ordered: its rowid, or its primary key without one."""
-    return ", ".join(quote(c) for c in table.primary_key) if table.without_rowid else "rowid"
+        f"SELECT {table.row_key}, {c} FROM {quote(table.name)} WHERE {where} AND {c} IS NOT NULL "
+        f"AND {invalid_sql(kind, c)} ORDER BY {table.row_key} LIMIT 1").fetchone()
 
 
 def _ranges(conn, table: Table, unit_rows: int) -> tuple[int, tuple]:

@@ -47,9 +47,7 @@ class ForeignKey:
 class Table:
     name: str
     columns: tuple[Column, ...]
-    sql: str
     without_rowid: bool
-    autoincrement: bool
     indexes: tuple[Index, ...] = ()
     foreign_keys: tuple[ForeignKey, ...] = ()
     checks: tuple[str, ...] = ()
@@ -63,6 +61,11 @@ class Table:
         if len(pk) == 1 and pk[0].declared.upper() == "INTEGER" and not self.without_rowid:
             return pk[0]
         return None
+
+    @property
+    def row_key(self) -> str:
+        """How a row is ordered and named in messages: its rowid, or its primary key without one."""
+        return ", ".join(quote(c) for c in self.primary_key) if self.without_rowid else "rowid"
 
     @property
     def primary_key(self) -> tuple[str, ...]:
@@ -134,8 +137,7 @@ def _table(conn: sqlite3.Connection, name: str, sql: str, sequence: int | None) 
     )
     without_rowid = bool(re.search(r"(?i)\)\s*without\s+rowid", _blank_literals(sql)))
     return Table(
-        name=name, columns=columns, sql=sql, without_rowid=without_rowid,
-        autoincrement=bool(re.search(r"(?i)\bautoincrement\b", sql)),
+        name=name, columns=columns, without_rowid=without_rowid,
         indexes=_indexes(conn, name), foreign_keys=_foreign_keys(conn, name),
         checks=tuple(check_constraints(sql)), sequence=sequence,
         collations=tuple(sorted(set(m.upper() for m in re.findall(r"(?i)\bcollate\s+(\w+)", sql)))),
