@@ -48,11 +48,18 @@ dockerd = _session_part("dockerd")
 
 @pytest.fixture
 def aws(moto_server, monkeypatch):
-    """moto with no AWS resources, and the AWS variables of this process pointing at it."""
+    """moto with no AWS resources (before and after), and this process's AWS variables and settings on it."""
+    from appmod_operator import config
+    from appmod_operator.aws import clients
+
     moto_server.reset()
     for key, value in moto_server.env().items():
         monkeypatch.setenv(key, value)
-    return moto_server
+    monkeypatch.setenv("APPMOD_POLL_SECONDS", "1")
+    config.load()
+    clients.forget_clients()
+    yield moto_server
+    moto_server.reset()  # leaves nothing behind for tests that share moto without resetting it (e2e)
 
 
 @pytest.fixture

@@ -44,8 +44,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{meta['namespace']}/{meta['name']}: valid")
             return 0
         result = engine.reconcile(body)
-        yaml.safe_dump({"status": result}, sys.stdout, sort_keys=False)
-        return EXIT_USER_ERROR if result["phase"] == "Failed" else 0
+        yaml.safe_dump({"status": result.status}, sys.stdout, sort_keys=False)
+        if result.retry_after is not None:
+            print(f"appmod: {result.message}; run again in about {result.retry_after:g}s", file=sys.stderr)
+        return EXIT_USER_ERROR if result.status["phase"] == "Failed" else 0
     except (ConfigError, SpecError, MigrationError, ResourceFileError) as e:
         print(f"appmod: {e}", file=sys.stderr)
         return EXIT_USER_ERROR

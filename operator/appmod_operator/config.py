@@ -88,6 +88,8 @@ SETTINGS = (
             "port of the Prometheus endpoint; unset = off"),
     Setting("resync_seconds", ("APPMOD_RESYNC_SECONDS",), "--resync-seconds", _positive, 60,
             "how often each resource is re-read from AWS to correct drift"),
+    Setting("poll_seconds", ("APPMOD_POLL_SECONDS",), "--poll-seconds", _positive, 30,
+            "how soon a resource is looked at again while AWS is still creating, changing or deleting"),
 )
 
 
@@ -103,6 +105,7 @@ class Settings:
     log_level: str = "info"
     metrics_port: int | None = None
     resync_seconds: int = 60
+    poll_seconds: int = 30
 
 
 

@@ -77,3 +77,59 @@ class VerificationFailed(MigrationError):
     """After the copy, the target does not hold what the source holds."""
 
     reason = "VerificationFailed"
+
+
+class NotOwned(UserError):
+    """An AWS resource with our deterministic name exists but is not tagged as ours: never touched."""
+
+    reason = "NotOwned"
+
+
+class UnsafeChange(UserError):
+    """A spec change that AWS cannot apply in place (it would need a new database)."""
+
+    reason = "ChangeNotAllowed"
+
+
+class AwsError(Exception):
+    """An AWS call that failed, with the service's code and message (never the request's parameters).
+    Built by `aws_error`, which decides whether it is terminal or worth retrying."""
+
+    reason = "AwsRetrying"
+
+    def __init__(self, operation: str, code: str, message: str):
+        super().__init__(f"{operation}: {code}: {message}")
+        self.operation, self.code, self.message = operation, code, message
+
+    def __reduce__(self):
+        return type(self), (self.operation, self.code, self.message)
+
+
+class AwsTerminalError(AwsError, UserError):
+    """AWS refused the request and will refuse it again until someone changes something
+    (a parameter, a quota, a permission): Stalled with AWS's message."""
+
+    reason = "AwsRequestRejected"
+
+
+# Error codes that retrying cannot fix. Everything else (throttling and 5xx once botocore's adaptive
+# retries are spent, a resource in a busy state, a network error) is retried later.
+# https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/CommonErrors.html
+TERMINAL_CODES = frozenset({
+    "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthFailure", "OptInRequired",
+    "InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch", "MissingAuthenticationToken",
+    "InvalidParameterValue", "InvalidParameterCombination", "InvalidParameterException", "MissingParameter",
+    "ValidationError", "ValidationException", "InvalidRequestException",
+    "LimitExceededException", "DBClusterQuotaExceededFault", "InstanceQuotaExceeded", "StorageQuotaExceeded",
+    "DBSubnetGroupQuotaExceeded", "DBSubnetQuotaExceededFault", "SecurityGroupLimitExceeded",
+    "RulesPerSecurityGroupLimitExceeded", "SnapshotQuotaExceeded",
+    "DBSubnetGroupDoesNotCoverEnoughAZs", "InvalidSubnet", "InvalidVPCNetworkStateFault",
+    "InvalidGroup.NotFound", "InvalidSubnetID.NotFound", "InvalidVpcID.NotFound",
+    "KMSKeyNotAccessibleFault", "StorageTypeNotSupported",
+})
+
+
+def aws_error(operation: str, code: str, message: str) -> AwsError:
+    """The one place an AWS error code is classified as terminal or retryable."""
+    cls = AwsTerminalError if code in TERMINAL_CODES else AwsError
+    return cls(operation, code, message)

@@ -27,7 +27,8 @@ STEPS = (DATABASE_READY, SCHEMA_MIGRATED, DATA_MIGRATED, IMAGE_REPLICATED, SERVI
 
 
 class Reason:
-    """Condition reasons (CamelCase, as Kubernetes conventions ask)."""
+    """Condition reasons (CamelCase, as Kubernetes conventions ask). A reason that comes with an error
+    (InvalidSpec, NotOwned, AwsRequestRejected, ...) is the `reason` of its class in errors.py."""
 
     SPEC_VALID = "SpecValid"
     INVALID_SPEC = "InvalidSpec"
@@ -35,6 +36,13 @@ class Reason:
     PROGRESSING = "Progressing"
     STALLED = "Stalled"
     STEPS_PENDING = "StepsPending"
+    # AWS, per resource
+    AVAILABLE = "Available"
+    CREATING = "Creating"
+    UPDATING = "Updating"
+    DELETING = "Deleting"
+    NOT_FOUND = "NotFound"
+    RETAINED = "Retained"
 
 
 class Phase:

@@ -1,16 +1,19 @@
 """The cluster side of the end-to-end tests: the CRD and RBAC applied once, and the operator as a
-subprocess running as a plain token user bound to the shipped ClusterRole (so RBAC gaps show up)."""
+subprocess running as a plain token user bound to the shipped ClusterRole (so RBAC gaps show up),
+talking to the session's moto server for AWS. moto is not reset here: the operator outlives a test."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import boto3
 import pytest
 import yaml
 
 from tests.e2e.kubectl import Kubectl
 from tests.infra import process
 from tests.infra.kube import OPERATOR_USER
+from tests.infra.moto import REGION
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = "shop"
@@ -26,6 +29,13 @@ def app(kubectl: Kubectl, name: str) -> dict:
     return kubectl.get("appmodernization", name, "-n", NAMESPACE)
 
 
+def aws_client(moto_server, service: str, region: str = REGION):
+    """A boto3 client for moto, as the operator sees it (region: the resource's spec.region, if it names one)."""
+    env = moto_server.env()
+    return boto3.client(service, endpoint_url=moto_server.url, region_name=region,
+                        aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+
+
 @pytest.fixture(scope="session")
 def kubectl(kube) -> Kubectl:
     admin = Kubectl(kube.kubeconfig)
@@ -39,8 +49,9 @@ def kubectl(kube) -> Kubectl:
 
 
 @pytest.fixture(scope="module")
-def start_operator(kube, kubectl, tmp_path_factory):
-    """Starts `appmod-operator` (one per test module); returns the path of its log."""
+def start_operator(kube, kubectl, moto_server, tmp_path_factory):
+    """Starts `appmod-operator` (one per test module) against moto, polling AWS every second; returns the
+    path of its log."""
     started = []
 
     def start(resync_seconds: int) -> Path:
@@ -48,8 +59,8 @@ def start_operator(kube, kubectl, tmp_path_factory):
         kubeconfig = kube.write_kubeconfig(folder / "kubeconfig", OPERATOR_USER, kube.operator_token)
         port, log = process.free_port(), folder / "operator.log"
         proc = process.spawn(["appmod-operator", "--liveness", f"http://127.0.0.1:{port}/healthz"], log, env={
-            "KUBECONFIG": str(kubeconfig), "APPMOD_RESYNC_SECONDS": str(resync_seconds),
-            "APPMOD_LOG_LEVEL": "debug"})
+            **moto_server.env(), "KUBECONFIG": str(kubeconfig), "APPMOD_RESYNC_SECONDS": str(resync_seconds),
+            "APPMOD_POLL_SECONDS": "1", "APPMOD_LOG_LEVEL": "debug"})
         started.append((proc, log))
         healthy = lambda: process.http_status(f"http://127.0.0.1:{port}/healthz") == 200  # noqa: E731
         process.wait_until(healthy, "appmod-operator", 60, proc, log)

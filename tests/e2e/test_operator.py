@@ -1,19 +1,23 @@
-"""End to end against a real kube-apiserver: the CRD, the operator's first status, the printer
-columns, rejection of invalid resources by the API server, Stalled without a retry storm, deletion."""
+"""End to end against a real kube-apiserver and moto: the CRD, the operator's first status (an Aurora
+cluster in moto), the printer columns, rejection of invalid resources by the API server, Stalled without
+a retry storm, and deletion per spec.deletionPolicy."""
 
 from __future__ import annotations
 
 import copy
+import re
 import time
 
+import botocore.exceptions
 import pytest
 import yaml
 
-from tests.e2e.conftest import NAMESPACE, ROOT, app, example
+from appmod_operator.names import Owner
+from tests.e2e.conftest import NAMESPACE, app, aws_client, example
 from tests.e2e.kubectl import wait_for
 
 pytestmark = pytest.mark.e2e
-
+FINALIZER = "appmod.io/finalizer"
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +30,45 @@ def conditions(obj: dict) -> dict[str, dict]:
     return {c["type"]: c for c in obj.get("status", {}).get("conditions", [])}
 
 
+def database_ready(kubectl, name: str) -> dict:
+    """The resource once the operator has reported DatabaseReady=True (moto made the cluster available)."""
+    return wait_for(lambda: conditions(o := app(kubectl, name)).get("DatabaseReady", {}).get("status") == "True"
+                    and o, f"DatabaseReady=True on {name}")
+
+
+def cluster_identifier(name: str) -> str:
+    return Owner(NAMESPACE, name, "").cluster_identifier
+
+
+def find_cluster(rds, identifier: str) -> dict | None:
+    try:
+        return rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]
+    except botocore.exceptions.ClientError as e:
+        if e.response["Error"]["Code"] != "DBClusterNotFoundFault":
+            raise
+        return None
+
+
+def columns(header: str, row: str) -> dict[str, str]:
+    """A `kubectl get` row by column name; kubectl aligns values under their heading and leaves unset ones empty."""
+    starts = [m.start() for m in re.finditer(r"\S+", header)]
+    return {header[a:b].strip(): row[a:b].strip() for a, b in zip(starts, [*starts[1:], None], strict=True)}
+
+
+def final_snapshots(rds, identifier: str) -> list[str]:
+    """The snapshots taken on delete (moto also keeps an automated `rds:...` one, which is not ours)."""
+    snapshots = rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]
+    return [s["DBClusterSnapshotIdentifier"] for s in snapshots
+            if s["DBClusterSnapshotIdentifier"].startswith(f"{identifier}-snapshot-")]
+
+
+def delete_and_wait(kubectl, name: str) -> None:
+    """Deletes the resource and waits until the API server no longer has it (the finalizer released)."""
+    kubectl.run("delete", "appmod", name, "-n", NAMESPACE, "--wait=true", "--timeout=60s")
+    gone = kubectl.run("get", "appmod", name, "-n", NAMESPACE, check=False)
+    assert gone.returncode != 0 and "NotFound" in gone.stderr
+
+
 def test_crd_is_established_with_names(kubectl):
     crd = kubectl.get("crd", "appmodernizations.appmod.io")
     established = [c for c in crd["status"]["conditions"] if c["type"] == "Established"]
@@ -33,25 +76,39 @@ def test_crd_is_established_with_names(kubectl):
     assert set(crd["status"]["acceptedNames"]["shortNames"]) == {"appmod", "appmods"}
 
 
-def test_operator_writes_the_first_status(kubectl, operator):
-    kubectl.run("apply", "-n", NAMESPACE, "-f", str(ROOT / "examples" / "oscar.yaml"))
-    obj = wait_for(lambda: (o := app(kubectl, "oscar"))
-                   .get("status", {}).get("observedGeneration") == 1 and o, "the first status")
-    assert obj["status"]["phase"] == "Pending"
+def test_operator_writes_the_first_status(kubectl, operator, moto_server):
+    body = example("oscar.yaml")
+    del body["spec"]["database"]["secondsUntilAutoPause"]  # for the API server to default
+    kubectl.run("apply", "-n", NAMESPACE, "-f", "-", stdin=yaml.safe_dump(body))
+    obj = database_ready(kubectl, "oscar")
+    assert obj["status"]["observedGeneration"] == 1
+    assert obj["status"]["phase"] == "Migrating"
     got = {t: (c["status"], c["reason"]) for t, c in conditions(obj).items()}
-    assert got == {"Ready": ("False", "StepsPending"), "Reconciling": ("True", "Progressing"),
-                   "Stalled": ("False", "SpecValid")}
-    assert "appmod.io/finalizer" in obj["metadata"]["finalizers"]
+    assert got == {"Ready": ("False", "StepsPending"), "Reconciling": ("True", "StepsPending"),
+                   "Stalled": ("False", "SpecValid"), "DatabaseReady": ("True", "Available")}
+    database = obj["status"]["database"]
+    identifier = cluster_identifier("oscar")
+    assert database["clusterIdentifier"] == identifier and database["status"] == "available"
+    assert database["endpoint"] and database["port"] == 5432
+    assert database["secretArn"].startswith("arn:aws:secretsmanager:us-east-2:")
+    assert FINALIZER in obj["metadata"]["finalizers"]
     assert obj["spec"]["database"]["secondsUntilAutoPause"] == 300  # the API server applied the defaults
+    # The cluster is in the region the resource names, tagged as ours, at the endpoint the status reports.
+    cluster = find_cluster(aws_client(moto_server, "rds", "us-east-2"), identifier)
+    assert cluster is not None and cluster["Endpoint"] == database["endpoint"]
+    assert {"Key": "appmod.io/owner", "Value": f"{NAMESPACE}/oscar"} in cluster["TagList"]
+    assert find_cluster(aws_client(moto_server, "rds"), identifier) is None  # not in the default region
 
 
 def test_kubectl_get_shows_the_printer_columns(kubectl, operator):
-    wait_for(lambda: app(kubectl, "oscar").get("status"), "a status")
-    header, row = kubectl.run("get", "appmodernizations", "-n", NAMESPACE).stdout.splitlines()[:2]
+    endpoint = database_ready(kubectl, "oscar")["status"]["database"]["endpoint"]
+    header, row = kubectl.run("get", "appmodernizations", "oscar", "-n", NAMESPACE).stdout.splitlines()
     assert header.split() == ["NAME", "READY", "REASON", "RUNNING", "AGE"]
     assert row.split()[:3] == ["oscar", "False", "StepsPending"]
-    wide_header = kubectl.run("get", "appmods", "-n", NAMESPACE, "-o", "wide").stdout.splitlines()[0].split()
-    assert {"DATABASE", "DIGEST", "PHASE"} <= set(wide_header)
+    header, row = kubectl.run("get", "appmods", "oscar", "-n", NAMESPACE, "-o", "wide").stdout.splitlines()
+    wide = columns(header, row)
+    assert {"DATABASE", "DIGEST", "PHASE"} <= set(wide)
+    assert wide["DATABASE"] == endpoint and wide["PHASE"] == "Migrating"
     assert "appmodernization.appmod.io/oscar" in kubectl.run("get", "all", "-n", NAMESPACE, "-o", "name").stdout
 
 
@@ -92,14 +149,35 @@ def test_a_wrong_spec_stalls_once_and_recovers_when_fixed(kubectl, operator):
     fixed = wait_for(lambda: (o := app(kubectl, "stalls"))["status"]["observedGeneration"] == 2
                      and o, "the fixed generation")
     assert conditions(fixed)["Stalled"]["status"] == "False"
-    assert fixed["status"]["phase"] == "Pending"
+    assert fixed["status"]["phase"] in ("Provisioning", "Migrating")
 
 
-def test_deleting_the_resource_releases_the_finalizer(kubectl, operator):
-    kubectl.run("apply", "-n", NAMESPACE, "-f", str(ROOT / "examples" / "minimal.yaml"))
-    wait_for(lambda: "appmod.io/finalizer" in app(kubectl, "minimal")["metadata"]
-             .get("finalizers", []), "our finalizer")
-    kubectl.run("delete", "appmod", "minimal", "-n", NAMESPACE, "--wait=true", "--timeout=60s")
-    gone = kubectl.run("get", "appmod", "minimal", "-n", NAMESPACE, check=False)
-    assert gone.returncode != 0 and "NotFound" in gone.stderr
+def test_deleting_with_policy_delete_removes_the_cluster_then_the_finalizer(kubectl, operator, moto_server):
+    body = example("minimal.yaml")
+    body["spec"]["deletionPolicy"] = "Delete"
+    kubectl.run("apply", "-n", NAMESPACE, "-f", "-", stdin=yaml.safe_dump(body))
+    obj = database_ready(kubectl, "minimal")
+    assert FINALIZER in obj["metadata"]["finalizers"]
+    rds, identifier = aws_client(moto_server, "rds"), cluster_identifier("minimal")  # no spec.region: us-east-1
+    assert find_cluster(rds, identifier) is not None
+    secret_arn = obj["status"]["database"]["secretArn"]
+    delete_and_wait(kubectl, "minimal")
+    assert find_cluster(rds, identifier) is None
+    assert final_snapshots(rds, identifier) == []
+    assert "DeletedDate" in aws_client(moto_server, "secretsmanager").describe_secret(SecretId=secret_arn)
+
+
+def test_deleting_with_policy_snapshot_leaves_a_final_snapshot(kubectl, operator, moto_server):
+    body = example("oscar.yaml")  # us-east-2, deletion protection on, deletionPolicy Snapshot
+    body["metadata"]["name"] = "snapshotted"
+    assert body["spec"]["deletionPolicy"] == "Snapshot" and body["spec"]["database"]["deletionProtection"]
+    kubectl.run("apply", "-n", NAMESPACE, "-f", "-", stdin=yaml.safe_dump(body))
+    database_ready(kubectl, "snapshotted")
+    rds, identifier = aws_client(moto_server, "rds", "us-east-2"), cluster_identifier("snapshotted")
+    assert find_cluster(rds, identifier)["DeletionProtection"] is True
+    delete_and_wait(kubectl, "snapshotted")
+    assert find_cluster(rds, identifier) is None
+    ours = final_snapshots(rds, identifier)
+    assert len(ours) == 1, ours
+    assert re.fullmatch(r"\d{14}", ours[0].removeprefix(f"{identifier}-snapshot-")), ours
 

@@ -18,12 +18,12 @@ def test_the_timer_rewrites_a_status_that_drifted(kubectl, start_operator):
     body = example("minimal.yaml")
     body["metadata"]["name"] = "resync"
     kubectl.run("apply", "-n", NAMESPACE, "-f", "-", stdin=yaml.safe_dump(body))
-    wait_for(lambda: app(kubectl, "resync").get("status", {}).get("phase") == "Pending",
-             "the first status")
+    wait_for(lambda: app(kubectl, "resync").get("status", {}).get("phase") == "Migrating",
+             "the database to be ready")
     kubectl.run("patch", "appmod", "resync", "-n", NAMESPACE, "--subresource=status", "--type=merge",
                 "-p", json.dumps({"status": {"phase": "Degraded"}}))
     assert app(kubectl, "resync")["status"]["phase"] == "Degraded"
-    wait_for(lambda: app(kubectl, "resync")["status"]["phase"] == "Pending",
+    wait_for(lambda: app(kubectl, "resync")["status"]["phase"] == "Migrating",
              "the timer to write the status again", timeout=30)
     # No spec change happened, so only the timer can have written it.
     assert app(kubectl, "resync")["metadata"]["generation"] == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -29,12 +30,26 @@ def test_validate_rejects_a_wrong_spec_naming_the_field():
     assert "spec.service.memory" in result.stderr
 
 
-def test_reconcile_prints_the_status_it_would_write():
-    result = appmod("reconcile", str(ROOT / "examples" / "minimal.yaml"))
+def test_reconcile_prints_the_status_it_would_write(aws):
+    env = os.environ.copy()  # the aws fixture pointed these at moto
+    result = appmod("reconcile", str(ROOT / "examples" / "minimal.yaml"), env=env)
     assert result.returncode == 0, result.stderr
     status = yaml.safe_load(result.stdout)["status"]
-    assert status["phase"] == "Pending"
-    assert [c["type"] for c in status["conditions"]] == ["Ready", "Reconciling", "Stalled"]
+    assert status["phase"] == "Provisioning"
+    first = {c["type"]: c for c in status["conditions"]}
+    assert set(first) == {"Ready", "Reconciling", "Stalled", "DatabaseReady"}
+    assert (first["DatabaseReady"]["status"], first["DatabaseReady"]["reason"]) == ("False", "Creating")
+    identifier = status["database"]["clusterIdentifier"]
+    assert identifier.startswith("appmod-default-minimal-")
+    assert "run again" in result.stderr
+    # The cluster's identifier is deterministic, so a second pass finds the one the first made.
+    result = appmod("reconcile", str(ROOT / "examples" / "minimal.yaml"), env=env)
+    assert result.returncode == 0, result.stderr
+    status = yaml.safe_load(result.stdout)["status"]
+    second = {c["type"]: c for c in status["conditions"]}
+    assert second["DatabaseReady"]["status"] == "True", second["DatabaseReady"]
+    assert status["phase"] == "Migrating"
+    assert status["database"]["clusterIdentifier"] == identifier and status["database"]["endpoint"]
 
 
 def test_not_a_resource_and_bad_settings_are_clear_errors(tmp_path):

@@ -1,4 +1,5 @@
-"""One reconcile pass: the first status, Stalled for a wrong spec, Paused, and stable conditions."""
+"""One reconcile pass: the summary conditions, Stalled for a wrong spec, Paused, and stable conditions.
+The database step's AWS side is in tests/aws/test_database.py."""
 
 from __future__ import annotations
 
@@ -7,48 +8,56 @@ import copy
 from appmod_operator.reconcile import engine
 from tests.unit.test_spec import MINIMAL
 
-BODY = {"metadata": {"name": "oscar", "namespace": "shop", "generation": 3}, "spec": MINIMAL}
+BODY = {"metadata": {"name": "oscar", "namespace": "shop", "generation": 3, "uid": "u"}, "spec": MINIMAL}
 
 
 def conditions(status: dict) -> dict[str, dict]:
     return {c["type"]: c for c in status["conditions"]}
 
 
-def test_first_status_is_pending_with_all_summary_conditions():
-    result = engine.reconcile(BODY)
-    assert (result["observedGeneration"], result["phase"]) == (3, "Pending")
-    got = {t: (c["status"], c["reason"]) for t, c in conditions(result).items()}
-    assert got == {"Ready": ("False", "StepsPending"), "Reconciling": ("True", "Progressing"),
-                   "Stalled": ("False", "SpecValid")}
-    assert all(c["observedGeneration"] == 3 for c in result["conditions"])
+def test_first_status_has_every_summary_condition_and_the_database_step(aws):
+    result = engine.reconcile(copy.deepcopy(BODY))
+    assert (result.status["observedGeneration"], result.status["phase"]) == (3, "Provisioning")
+    got = {t: (c["status"], c["reason"]) for t, c in conditions(result.status).items()}
+    assert got == {"Ready": ("False", "Creating"), "Reconciling": ("True", "Progressing"),
+                   "Stalled": ("False", "SpecValid"), "DatabaseReady": ("False", "Creating")}
+    assert [c["type"] for c in result.status["conditions"]] == ["Ready", "Reconciling", "Stalled", "DatabaseReady"]
+    assert all(c["observedGeneration"] == 3 for c in result.status["conditions"])
 
 
-def test_a_wrong_spec_stalls_naming_the_field():
+def test_a_wrong_spec_stalls_naming_the_field_without_retrying():
     body = copy.deepcopy(BODY)
     body["spec"]["database"] = {"minCapacity": 8, "maxCapacity": 4}
     result = engine.reconcile(body)
-    stalled = conditions(result)["Stalled"]
-    assert (result["phase"], stalled["status"], stalled["reason"]) == ("Failed", "True", "InvalidSpec")
+    stalled = conditions(result.status)["Stalled"]
+    assert (result.status["phase"], stalled["status"], stalled["reason"]) == ("Failed", "True", "InvalidSpec")
     assert stalled["message"].startswith("spec.database.minCapacity:")
-    assert conditions(result)["Reconciling"]["status"] == "False"
+    assert conditions(result.status)["Reconciling"]["status"] == "False" and result.retry_after is None
 
 
-def test_fixing_the_spec_clears_stalled_and_flips_its_transition_time():
+def test_fixing_the_spec_clears_stalled_and_flips_its_transition_time(aws):
     bad = copy.deepcopy(BODY)
     bad["spec"]["deletionPolicy"] = "Sometimes"
-    bad["status"] = engine.reconcile(bad)
+    bad["status"] = engine.reconcile(bad).status
     for c in bad["status"]["conditions"]:
         c["lastTransitionTime"] = "2020-01-01T00:00:00Z"
     fixed = {**BODY, "metadata": {**BODY["metadata"], "generation": 4}, "status": bad["status"]}
-    after = conditions(engine.reconcile(fixed))
+    after = conditions(engine.reconcile(fixed).status)
     assert after["Stalled"]["status"] == "False" and after["Stalled"]["lastTransitionTime"] != "2020-01-01T00:00:00Z"
     assert after["Ready"]["lastTransitionTime"] == "2020-01-01T00:00:00Z"  # False before and after
     assert after["Stalled"]["observedGeneration"] == 4
 
 
-def test_paused_changes_nothing_and_says_so():
+def test_paused_changes_nothing_and_says_so(aws):
     body = copy.deepcopy(BODY)
     body["spec"]["paused"] = True
     result = engine.reconcile(body)
-    assert result["phase"] == "Paused"
-    assert {c["reason"] for c in result["conditions"]} == {"Paused"}
+    assert result.status["phase"] == "Paused" and result.retry_after is None
+    reasons = {t: c["reason"] for t, c in conditions(result.status).items()}
+    assert reasons == {"Ready": "Paused", "Reconciling": "Paused", "Stalled": "Paused", "DatabaseReady": "NotFound"}
+
+
+def test_a_spec_that_never_parsed_has_nothing_to_tear_down():
+    body = copy.deepcopy(BODY)
+    body["spec"]["deletionPolicy"] = "Sometimes"
+    assert engine.teardown(body).retry_after is None

@@ -1,54 +1,127 @@
-"""One reconcile pass and one teardown over an AppModernization, as the status they produce.
+"""One reconcile pass and one teardown pass over an AppModernization, as the status they produce.
 
 Called by handlers.py (kopf) and by `appmod reconcile` (no cluster). The body is the whole resource
-(metadata, spec, status) as a mapping; nothing here writes to spec.
+(metadata, spec, status) as a mapping; nothing here writes to spec. Steps run in order and each
+reports a StepOutcome; this module turns them into the step conditions, the kstatus summary
+(Ready, Reconciling, Stalled) and the phase. It never sleeps: while AWS is still working, the Result
+asks to be called again after `poll_seconds`.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import defaultdict
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
-from appmod_operator import spec, status
-from appmod_operator.errors import UserError
-from appmod_operator.status import READY, RECONCILING, STALLED, Phase, Reason
+from appmod_operator import config, spec, status
+from appmod_operator.errors import AwsError, UserError
+from appmod_operator.names import Owner
+from appmod_operator.reconcile import database
+from appmod_operator.reconcile.outcome import Result, StepOutcome
+from appmod_operator.status import DATABASE_READY, READY, RECONCILING, STALLED, Phase, Reason
+
+# Steps that are not built yet; Ready stays False and says which, rather than claiming them done.
+NOT_YET_BUILT = "schema migration, data migration, image replication and the service are not run by this version"
+
+# kopf runs a resource's change handlers and its timer in different threads: one pass at a time per
+# resource, so two passes never both find no cluster and both create one.
+_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 
 
-def reconcile(body: Mapping) -> dict:
-    """The status after one pass: the spec validated, then (in later steps) AWS converged."""
-    meta = body.get("metadata", {})
-    generation = meta.get("generation", 1)
-    conditions = status.Conditions(body.get("status", {}).get("conditions"), generation, status.now())
+def reconcile(body: Mapping) -> Result:
+    """Converge AWS towards the spec, one pass; the status to write and when to look again."""
+    pass_ = _Pass(body)
     try:
-        app = spec.parse(body.get("spec") or {}, meta.get("namespace", "default"), meta.get("name", ""))
+        app = spec.parse(body.get("spec") or {}, pass_.owner.namespace, pass_.owner.name)
     except UserError as e:
-        return _stalled(conditions, generation, e)
-    if app.paused:
-        return _paused(conditions, generation)
-    conditions.set(STALLED, False, Reason.SPEC_VALID, "spec is valid")
-    conditions.set(RECONCILING, True, Reason.PROGRESSING, "spec is valid; waiting to provision")
-    conditions.set(READY, False, Reason.STEPS_PENDING, "no step has run yet: database, migration, image, service")
-    return _status(generation, Phase.PENDING, conditions)
+        return pass_.stalled(e)
+    with _locks[pass_.owner.uid]:
+        if app.paused:
+            return pass_.paused(database.observe_database(app, pass_.owner))
+        try:
+            outcome = database.ensure_database(app, pass_.owner)
+        except UserError as e:
+            return pass_.stalled(e, DATABASE_READY)
+        except AwsError as e:
+            return pass_.retrying(e, DATABASE_READY)
+    return pass_.progressed(DATABASE_READY, outcome)
 
 
-def teardown(body: Mapping) -> None:
-    """Release what the resource made, per spec.deletionPolicy; returns once it is gone."""
-    # Nothing exists in AWS before the provisioning steps do; the finalizer may go.
+def teardown(body: Mapping) -> Result:
+    """Release what the resource made, per spec.deletionPolicy; Result.retry_after is None once done."""
+    pass_ = _Pass(body)
+    try:
+        app = spec.parse(body.get("spec") or {}, pass_.owner.namespace, pass_.owner.name)
+    except UserError:
+        return Result({})  # a spec that never parsed never made anything in AWS
+    with _locks[pass_.owner.uid]:
+        try:
+            outcome = database.delete_database(app, pass_.owner, datetime.now(UTC).strftime("%Y%m%d%H%M%S"))
+        except (AwsError, UserError) as e:  # the finalizer stays until AWS confirms; try again
+            return pass_.retrying(e, DATABASE_READY, Phase.DELETING)
+    if outcome.done:
+        return Result({})
+    return pass_.deleting(outcome)
 
 
-def _stalled(conditions: status.Conditions, generation: int, error: UserError) -> dict:
-    # Not raised to kopf: the resource waits for a new generation instead of retrying in a loop.
-    conditions.set(STALLED, True, error.reason, str(error))
-    conditions.set(RECONCILING, False, Reason.STALLED, "waiting for the spec to be fixed")
-    conditions.set(READY, False, error.reason, str(error))
-    return _status(generation, Phase.FAILED, conditions)
+class _Pass:
+    """The conditions of one pass, built on the previous status so transition times hold."""
 
+    def __init__(self, body: Mapping):
+        meta = body.get("metadata", {})
+        self.owner = Owner(meta.get("namespace", "default"), meta.get("name", ""), meta.get("uid", ""))
+        self.generation = meta.get("generation", 1)
+        self.conditions = status.Conditions(body.get("status", {}).get("conditions"), self.generation, status.now())
+        self.parts: dict = {}
 
-def _paused(conditions: status.Conditions, generation: int) -> dict:
-    conditions.set(STALLED, False, Reason.PAUSED, "spec.paused is true")
-    conditions.set(RECONCILING, False, Reason.PAUSED, "spec.paused is true: observing only, changing nothing")
-    conditions.set(READY, False, Reason.PAUSED, "spec.paused is true")
-    return _status(generation, Phase.PAUSED, conditions)
+    def progressed(self, step: str, outcome: StepOutcome) -> Result:
+        self._step(step, outcome)
+        self.conditions.set(STALLED, False, Reason.SPEC_VALID, "spec is valid")
+        if not outcome.done:
+            self.conditions.set(RECONCILING, True, Reason.PROGRESSING, outcome.message)
+            self.conditions.set(READY, False, outcome.reason, outcome.message)
+            return self.result(Phase.PROVISIONING, outcome.message, waiting=outcome.waiting)
+        self.conditions.set(RECONCILING, True, Reason.STEPS_PENDING, NOT_YET_BUILT)
+        self.conditions.set(READY, False, Reason.STEPS_PENDING, NOT_YET_BUILT)
+        return self.result(Phase.MIGRATING, NOT_YET_BUILT)
 
+    def stalled(self, error: UserError, step: str | None = None) -> Result:
+        # Not retried soon: the resource waits for a new generation (or the resync timer, for AWS).
+        if step:
+            self.conditions.set(step, False, error.reason, str(error))
+        self.conditions.set(STALLED, True, error.reason, str(error))
+        self.conditions.set(RECONCILING, False, Reason.STALLED, "waiting for a change by the user")
+        self.conditions.set(READY, False, error.reason, str(error))
+        return self.result(Phase.FAILED, str(error))
 
-def _status(generation: int, phase: str, conditions: status.Conditions) -> dict:
-    return {"observedGeneration": generation, "phase": phase, "conditions": conditions.as_list()}
+    def retrying(self, error: AwsError | UserError, step: str, phase: str = Phase.PROVISIONING) -> Result:
+        message = f"{error}; retrying"
+        self.conditions.set(step, False, error.reason, message)
+        self.conditions.set(STALLED, False, Reason.SPEC_VALID, "spec is valid")
+        self.conditions.set(RECONCILING, True, error.reason, message)
+        self.conditions.set(READY, False, error.reason, message)
+        return self.result(phase, message, waiting=True)
+
+    def deleting(self, outcome: StepOutcome) -> Result:
+        self._step(DATABASE_READY, outcome)
+        self.conditions.set(STALLED, False, Reason.DELETING, "the resource is being deleted")
+        self.conditions.set(RECONCILING, True, Reason.DELETING, outcome.message)
+        self.conditions.set(READY, False, Reason.DELETING, outcome.message)
+        return self.result(Phase.DELETING, outcome.message, waiting=True)
+
+    def paused(self, outcome: StepOutcome) -> Result:
+        self._step(DATABASE_READY, outcome)
+        self.conditions.set(STALLED, False, Reason.PAUSED, "spec.paused is true")
+        self.conditions.set(RECONCILING, False, Reason.PAUSED, "spec.paused is true: observing only, changing nothing")
+        self.conditions.set(READY, False, Reason.PAUSED, "spec.paused is true")
+        return self.result(Phase.PAUSED, "paused")
+
+    def _step(self, step: str, outcome: StepOutcome) -> None:
+        self.conditions.set(step, outcome.done, outcome.reason, outcome.message)
+        self.parts.update(outcome.status)
+
+    def result(self, phase: str, message: str, waiting: bool = False) -> Result:
+        body = {"observedGeneration": self.generation, "phase": phase, "conditions": self.conditions.as_list(),
+                **self.parts}
+        return Result(body, config.current().poll_seconds if waiting else None, message)

@@ -1,0 +1,77 @@
+"""Deterministic AWS names and our ownership tags for one AppModernization (design.md, "Names").
+
+Every AWS resource the operator makes is named from the resource's namespace and name, so a restarted
+operator finds it instead of making a second one, and tagged with `appmod.io/owner` and `appmod.io/uid`,
+so it can tell its own resources from someone else's with the same name. Called by reconcile/.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+OWNER_TAG = "appmod.io/owner"
+UID_TAG = "appmod.io/uid"
+# RDS identifiers: 1-63 letters, digits and hyphens, a letter first, no "--", no trailing hyphen.
+# https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBCluster.html
+RDS_IDENTIFIER_MAX = 63
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The resource that owns a set of AWS resources."""
+
+    namespace: str
+    name: str
+    uid: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {OWNER_TAG: self.ref, UID_TAG: self.uid}
+
+    def owns(self, tags: Mapping[str, str]) -> bool:
+        """Ours when the owner tag names this resource (the uid may differ: a re-created resource adopts)."""
+        return tags.get(OWNER_TAG) == self.ref
+
+    @property
+    def base(self) -> str:
+        """`appmod-<namespace>-<name>-<hash>`: readable, and unique because the hash covers namespace/name
+        (joining with '-' alone would give a-b/c and a/b-c the same name)."""
+        digest = hashlib.sha256(self.ref.encode()).hexdigest()[:8]
+        readable = re.sub(r"-+", "-", re.sub(r"[^a-z0-9]", "-", f"{self.namespace}-{self.name}".lower()))
+        room = RDS_IDENTIFIER_MAX - len("appmod--") - len(digest) - len("-snapshot-20260101000000")
+        return f"appmod-{readable[:room].strip('-')}-{digest}"
+
+    @property
+    def cluster_identifier(self) -> str:
+        return self.base
+
+    @property
+    def writer_identifier(self) -> str:
+        return f"{self.base}-writer"
+
+    @property
+    def subnet_group_name(self) -> str:
+        return self.base
+
+    @property
+    def database_security_group_name(self) -> str:
+        return f"{self.base}-database"
+
+    @property
+    def service_security_group_name(self) -> str:
+        return f"{self.base}-service"
+
+    @property
+    def secret_name(self) -> str:
+        return f"appmod/{self.namespace}/{self.name}/database"
+
+    def final_snapshot_identifier(self, at: str) -> str:
+        """The snapshot taken on delete, named after the resource and the time (`at` as YYYYmmddHHMMSS)."""
+        return f"{self.base}-snapshot-{at}"

@@ -1,0 +1,30 @@
+"""What a reconcile step reports (`StepOutcome`) and what a whole pass returns to its caller (`Result`).
+
+Written by the steps (database.py, ...), read by engine.py, which turns them into conditions and
+phase; handlers.py and cli.py read `Result`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """One step's condition (`done` is its status), its part of `status`, and whether AWS is still
+    working on something (then the engine asks to be called again soon rather than at the next resync)."""
+
+    done: bool
+    reason: str
+    message: str
+    status: dict = field(default_factory=dict)
+    waiting: bool = False
+
+
+@dataclass(frozen=True)
+class Result:
+    """The status to write and, while AWS is still working, how many seconds until the next look."""
+
+    status: dict
+    retry_after: float | None = None
+    message: str = ""

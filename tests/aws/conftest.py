@@ -1,0 +1,70 @@
+"""Helpers for tests of the AWS steps against moto server: a resource body, boto3 clients of our own to
+look at what the operator made, and a recorder of every AWS call the operator's clients make."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections import Counter
+
+import boto3
+import pytest
+
+from appmod_operator.aws import clients
+from appmod_operator.names import Owner
+from tests.unit.test_spec import MINIMAL
+
+NAMESPACE, NAME, UID = "shop", "oscar", "uid-1"
+OWNER = Owner(NAMESPACE, NAME, UID)
+SERVICES = ("rds", "ec2", "secretsmanager")
+
+
+def body(generation: int = 1, uid: str = UID, **database) -> dict:
+    """A resource whose spec is MINIMAL plus `database` fields."""
+    spec = copy.deepcopy(MINIMAL)
+    spec["database"] = database
+    return {"metadata": {"namespace": NAMESPACE, "name": NAME, "uid": uid, "generation": generation}, "spec": spec}
+
+
+@pytest.fixture
+def boto(aws):
+    """Our own view of moto: boto3 clients independent of the operator's."""
+    env = aws.env()
+    def make(service: str):
+        return boto3.client(service, endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"],
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+    return make
+
+
+class Calls(Counter):
+    """Counts the operator's AWS calls by operation name, e.g. calls["CreateDBCluster"]."""
+
+    def writes(self) -> Counter:
+        return Counter({k: v for k, v in self.items() if not k.startswith(("Describe", "Get", "List"))})
+
+
+@pytest.fixture
+def calls(aws) -> Calls:
+    recorded = Calls()
+
+    def record(model, **_):
+        recorded[model.name] += 1
+
+    for service in SERVICES:
+        clients.client(service, None).meta.events.register("before-call", record)
+    return recorded
+
+
+@pytest.fixture
+def debug_logs(caplog):
+    """The log records the operator writes with APPMOD_LOG_LEVEL=debug (logs.configure's levels)."""
+    from appmod_operator import config, logs
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, {n: logging.getLogger(n).level for n in ("botocore", "boto3", "urllib3")}
+    logs.configure(config.Settings(log_level="debug"))
+    root.addHandler(caplog.handler)
+    yield caplog
+    root.handlers[:], root.level = saved[0], saved[1]
+    for name, level in saved[2].items():
+        logging.getLogger(name).setLevel(level)
