@@ -133,3 +133,46 @@ def aws_error(operation: str, code: str, message: str) -> AwsError:
     """The one place an AWS error code is classified as terminal or retryable."""
     cls = AwsTerminalError if code in TERMINAL_CODES else AwsError
     return cls(operation, code, message)
+
+
+class RegistryError(Exception):
+    """A registry answered with a server error, or could not be reached: worth retrying later."""
+
+    reason = "RegistryRetrying"
+
+
+class DigestMismatch(RegistryError):
+    """Bytes read from a registry do not hash to the digest they were asked for (retried: the next
+    attempt reads them again)."""
+
+    reason = "DigestMismatch"
+
+
+class ImageNotFound(UserError):
+    """The image, tag or platform named by the spec does not exist at the source."""
+
+    reason = "ImageNotFound"
+
+
+class RegistryAccessDenied(UserError):
+    """A registry refused our credentials; the message says which registry and which side (source or ECR)."""
+
+    reason = "RegistryAccessDenied"
+
+
+class UnsupportedImage(UserError):
+    """An image the copy cannot carry over exactly (for example a Docker v2 schema 1 manifest)."""
+
+    reason = "UnsupportedImage"
+
+
+class FileNotInImage(UserError):
+    """`spec.source.database.sqlite.pathInImage` names a file the image's layers do not hold."""
+
+    reason = "FileNotInImage"
+
+
+class DockerPushFailed(RegistryError):
+    """The Docker engine reported an error in its pull or push stream (docker-py does not raise on those)."""
+
+    reason = "DockerPushFailed"

@@ -43,6 +43,8 @@ class Reason:
     DELETING = "Deleting"
     NOT_FOUND = "NotFound"
     RETAINED = "Retained"
+    REPLICATED = "Replicated"
+    COPYING = "Copying"
 
 
 class Phase:
