@@ -42,6 +42,7 @@ kube = _session_part("kube")
 moto_server = _session_part("moto")
 source_registry = _session_part("source-registry")
 ecr_registry = _session_part("ecr-registry")
+hub_registry = _session_part("hub-registry")
 postgres = _session_part("postgres")
 dockerd = _session_part("dockerd")
 

@@ -10,8 +10,9 @@ from tests.infra.moto import MotoServer
 from tests.infra.part import Part
 from tests.infra.postgres import Postgres
 from tests.infra.registry import Registry
+from tests.infra.token_registry import TokenRegistry
 
-PART_NAMES = ("kube", "moto", "source-registry", "ecr-registry", "postgres", "dockerd")
+PART_NAMES = ("kube", "moto", "source-registry", "ecr-registry", "hub-registry", "postgres", "dockerd")
 
 
 class Environment:
@@ -39,6 +40,8 @@ class Environment:
             return Registry(self.root, name)
         if name == "ecr-registry":
             return Registry(self.root, name, user="AWS", password=self.get("moto").ecr_password())
+        if name == "hub-registry":
+            return TokenRegistry(self.root)
         if name == "postgres":
             return Postgres(self.root)
         if name == "dockerd":
