@@ -3,6 +3,8 @@ Docker Hub stand-in (Bearer tokens), and the ECR stand-in (Basic, user AWS with 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from appmod_operator.registry.client import Registry
@@ -35,4 +37,4 @@ def hub(hub_registry):
 @pytest.fixture
 def repo(request) -> str:
     """A repository name of this test's own, so tests sharing a registry do not see each other's blobs."""
-    return "t/" + request.node.name.lower().replace("[", "-").replace("]", "").replace("_", "-")[:60]
+    return "t/" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:60]
