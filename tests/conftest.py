@@ -47,18 +47,42 @@ postgres = _session_part("postgres")
 dockerd = _session_part("dockerd")
 
 
+@pytest.fixture(scope="session")
+def source_image(source_registry) -> str:
+    """A small image in the source registry, holding a SQLite file at /app/sandbox/db.sqlite."""
+    from appmod_operator.registry.client import Registry
+    from tests.registry.images import layer, push_image
+
+    registry = Registry(source_registry.host, side="the source registry", insecure=True)
+    push_image(registry, "shop/app", "v1", [layer({"app/sandbox/db.sqlite": b"SQLite format 3\x00"}),
+                                            layer({"app/manage.py": b"print('hello')\n"})])
+    registry.close()
+    return f"{source_registry.host}/shop/app:v1"
+
+
+@pytest.fixture(scope="session")
+def registries_env(source_registry, ecr_registry) -> dict[str, str]:
+    """Settings that point the operator at the loopback registries: ECR's data plane, plain HTTP."""
+    return {"APPMOD_ECR_REGISTRY": ecr_registry.url,
+            "APPMOD_INSECURE_REGISTRIES": f"{source_registry.host},{ecr_registry.host}"}
+
+
 @pytest.fixture
-def aws(moto_server, monkeypatch):
-    """moto with no AWS resources (before and after), and this process's AWS variables and settings on it."""
+def aws(moto_server, registries_env, source_image, monkeypatch):
+    """moto with no AWS resources (before and after), this process's AWS variables and settings on it, the
+    registries' settings, and MINIMAL's source image a real one in the source registry."""
     from appmod_operator import config
     from appmod_operator.aws import clients
+    from appmod_operator.reconcile import repository
+    from tests.unit.test_spec import MINIMAL
 
     moto_server.reset()
-    for key, value in moto_server.env().items():
+    for key, value in {**moto_server.env(), **registries_env, "APPMOD_POLL_SECONDS": "1"}.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setenv("APPMOD_POLL_SECONDS", "1")
+    monkeypatch.setitem(MINIMAL["source"], "image", source_image)  # resources built on MINIMAL copy a real image
     config.load()
     clients.forget_clients()
+    repository.forget_logins()
     yield moto_server
     moto_server.reset()  # leaves nothing behind for tests that share moto without resetting it (e2e)
 

@@ -40,7 +40,7 @@ AUTO_PAUSE_MINIMUM = {13: 15, 14: 12, 15: 7, 16: 3}
 REGION = r"^[a-z]{2}(-[a-z]+)+-\d+$"
 IDENTIFIER = r"^[A-Za-z][A-Za-z0-9_]{0,62}$"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
-ECR_REPOSITORY = r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$"
+ECR_REPOSITORY = r"^(?=.{2,256}$)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$"
 PLATFORM = r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$"
 ENGINE_VERSION = r"^\d+\.\d+$"
 

@@ -44,7 +44,6 @@ class Reason:
     NOT_FOUND = "NotFound"
     RETAINED = "Retained"
     REPLICATED = "Replicated"
-    COPYING = "Copying"
 
 
 class Phase:

@@ -26,6 +26,11 @@ def body(generation: int = 1, uid: str = UID, **database) -> dict:
     return {"metadata": {"namespace": NAMESPACE, "name": NAME, "uid": uid, "generation": generation}, "spec": spec}
 
 
+@pytest.fixture(autouse=True)
+def _on_moto(aws):
+    """Every test here runs against a fresh moto and the loopback registries."""
+
+
 @pytest.fixture
 def boto(aws):
     """Our own view of moto: boto3 clients independent of the operator's."""

@@ -1,6 +1,8 @@
 """The cluster side of the end-to-end tests: the CRD and RBAC applied once, and the operator as a
 subprocess running as a plain token user bound to the shipped ClusterRole (so RBAC gaps show up),
-talking to the session's moto server for AWS. moto is not reset here: the operator outlives a test."""
+talking to the session's moto server for AWS and to the loopback registries for images (ECR's data plane is
+the ECR stand-in). moto is not reset here: the operator outlives a test. No registry outside this machine
+can be reached, so every resource applied here copies a local image (`local_example`)."""
 
 from __future__ import annotations
 
@@ -24,9 +26,27 @@ def example(name: str) -> dict:
     return yaml.safe_load((ROOT / "examples" / name).read_text())
 
 
+def with_image(body: dict, image: str) -> dict:
+    """`body` with spec.source.image set to `image` (changed in place, and returned)."""
+    body["spec"]["source"]["image"] = image
+    return body
+
+
 def app(kubectl: Kubectl, name: str) -> dict:
     """The AppModernization `name` in the test namespace, as the API server has it now."""
     return kubectl.get("appmodernization", name, "-n", NAMESPACE)
+
+
+def conditions(obj: dict) -> dict[str, dict]:
+    """The status conditions of `obj` by type."""
+    return {c["type"]: c for c in obj.get("status", {}).get("conditions", [])}
+
+
+def delete_and_wait(kubectl, name: str) -> None:
+    """Deletes the resource and waits until the API server no longer has it (the finalizer released)."""
+    kubectl.run("delete", "appmod", name, "-n", NAMESPACE, "--wait=true", "--timeout=60s")
+    gone = kubectl.run("get", "appmod", name, "-n", NAMESPACE, check=False)
+    assert gone.returncode != 0 and "NotFound" in gone.stderr
 
 
 def aws_client(moto_server, service: str, region: str = REGION):
@@ -48,10 +68,29 @@ def kubectl(kube) -> Kubectl:
     return admin
 
 
+@pytest.fixture(scope="session")
+def local_example(source_image):
+    """Builds a resource from examples/ that copies the source registry's `shop/app:v1` instead of the
+    example's Docker Hub image; `name` renames it."""
+    def build(file: str, name: str | None = None) -> dict:
+        body = with_image(example(file), source_image)
+        if name:
+            body["metadata"]["name"] = name
+        return body
+    return build
+
+
+@pytest.fixture(scope="session")
+def operator_registries_env(registries_env, hub_registry) -> dict[str, str]:
+    """The registries' settings for the operator: also plain HTTP to the Docker Hub stand-in."""
+    insecure = ",".join(filter(None, [registries_env.get("APPMOD_INSECURE_REGISTRIES"), hub_registry.host]))
+    return {**registries_env, "APPMOD_INSECURE_REGISTRIES": insecure}
+
+
 @pytest.fixture(scope="module")
-def start_operator(kube, kubectl, moto_server, tmp_path_factory):
-    """Starts `appmod-operator` (one per test module) against moto, polling AWS every second; returns the
-    path of its log."""
+def start_operator(kube, kubectl, moto_server, operator_registries_env, tmp_path_factory):
+    """Starts `appmod-operator` (one per test module) against moto and the loopback registries, polling AWS
+    every second; returns the path of its log."""
     started = []
 
     def start(resync_seconds: int) -> Path:
@@ -59,8 +98,8 @@ def start_operator(kube, kubectl, moto_server, tmp_path_factory):
         kubeconfig = kube.write_kubeconfig(folder / "kubeconfig", OPERATOR_USER, kube.operator_token)
         port, log = process.free_port(), folder / "operator.log"
         proc = process.spawn(["appmod-operator", "--liveness", f"http://127.0.0.1:{port}/healthz"], log, env={
-            **moto_server.env(), "KUBECONFIG": str(kubeconfig), "APPMOD_RESYNC_SECONDS": str(resync_seconds),
-            "APPMOD_POLL_SECONDS": "1", "APPMOD_LOG_LEVEL": "debug"})
+            **moto_server.env(), **operator_registries_env, "KUBECONFIG": str(kubeconfig),
+            "APPMOD_RESYNC_SECONDS": str(resync_seconds), "APPMOD_POLL_SECONDS": "1", "APPMOD_LOG_LEVEL": "debug"})
         started.append((proc, log))
         healthy = lambda: process.http_status(f"http://127.0.0.1:{port}/healthz") == 200  # noqa: E731
         process.wait_until(healthy, "appmod-operator", 60, proc, log)

@@ -1,10 +1,10 @@
-"""End to end against a real kube-apiserver and moto: the CRD, the operator's first status (an Aurora
-cluster in moto), the printer columns, rejection of invalid resources by the API server, Stalled without
-a retry storm, and deletion per spec.deletionPolicy."""
+"""End to end against a real kube-apiserver, moto and loopback registries: the CRD, the operator's first
+status (an Aurora cluster in moto, the source image copied by digest into an ECR repository), the printer
+columns, rejection of invalid resources by the API server, Stalled without a retry storm, and deletion per
+spec.deletionPolicy."""
 
 from __future__ import annotations
 
-import copy
 import re
 import time
 
@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from appmod_operator.names import Owner
-from tests.e2e.conftest import NAMESPACE, app, aws_client, example
+from appmod_operator.registry.client import Registry
+from tests.e2e.conftest import NAMESPACE, app, aws_client, conditions, delete_and_wait
 from tests.e2e.kubectl import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -26,14 +27,14 @@ def operator(start_operator):
     return start_operator(resync_seconds=3600)
 
 
-def conditions(obj: dict) -> dict[str, dict]:
-    return {c["type"]: c for c in obj.get("status", {}).get("conditions", [])}
-
-
-def database_ready(kubectl, name: str) -> dict:
-    """The resource once the operator has reported DatabaseReady=True (moto made the cluster available)."""
-    return wait_for(lambda: conditions(o := app(kubectl, name)).get("DatabaseReady", {}).get("status") == "True"
-                    and o, f"DatabaseReady=True on {name}")
+def steps_done(kubectl, name: str) -> dict:
+    """The resource once the operator has reported DatabaseReady=True (moto made the cluster available) and
+    ImageReplicated=True (the image is in ECR)."""
+    def probe():
+        found = conditions(o := app(kubectl, name))
+        done = all(found.get(c, {}).get("status") == "True" for c in ("DatabaseReady", "ImageReplicated"))
+        return done and o
+    return wait_for(probe, f"DatabaseReady=True and ImageReplicated=True on {name}")
 
 
 def cluster_identifier(name: str) -> str:
@@ -45,6 +46,20 @@ def find_cluster(rds, identifier: str) -> dict | None:
         return rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]
     except botocore.exceptions.ClientError as e:
         if e.response["Error"]["Code"] != "DBClusterNotFoundFault":
+            raise
+        return None
+
+
+def repository_name(name: str) -> str:
+    """The ECR repository of a resource that leaves spec.image.repository out: <namespace>-<name>."""
+    return f"{NAMESPACE}-{name}"
+
+
+def find_repository(ecr, name: str) -> dict | None:
+    try:
+        return ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
+    except botocore.exceptions.ClientError as e:
+        if e.response["Error"]["Code"] != "RepositoryNotFoundException":
             raise
         return None
 
@@ -62,13 +77,6 @@ def final_snapshots(rds, identifier: str) -> list[str]:
             if s["DBClusterSnapshotIdentifier"].startswith(f"{identifier}-snapshot-")]
 
 
-def delete_and_wait(kubectl, name: str) -> None:
-    """Deletes the resource and waits until the API server no longer has it (the finalizer released)."""
-    kubectl.run("delete", "appmod", name, "-n", NAMESPACE, "--wait=true", "--timeout=60s")
-    gone = kubectl.run("get", "appmod", name, "-n", NAMESPACE, check=False)
-    assert gone.returncode != 0 and "NotFound" in gone.stderr
-
-
 def test_crd_is_established_with_names(kubectl):
     crd = kubectl.get("crd", "appmodernizations.appmod.io")
     established = [c for c in crd["status"]["conditions"] if c["type"] == "Established"]
@@ -76,16 +84,17 @@ def test_crd_is_established_with_names(kubectl):
     assert set(crd["status"]["acceptedNames"]["shortNames"]) == {"appmod", "appmods"}
 
 
-def test_operator_writes_the_first_status(kubectl, operator, moto_server):
-    body = example("oscar.yaml")
+def test_operator_writes_the_first_status(kubectl, operator, moto_server, local_example, source_registry):
+    body = local_example("oscar.yaml")
     del body["spec"]["database"]["secondsUntilAutoPause"]  # for the API server to default
     kubectl.run("apply", "-n", NAMESPACE, "-f", "-", stdin=yaml.safe_dump(body))
-    obj = database_ready(kubectl, "oscar")
+    obj = steps_done(kubectl, "oscar")
     assert obj["status"]["observedGeneration"] == 1
     assert obj["status"]["phase"] == "Migrating"
     got = {t: (c["status"], c["reason"]) for t, c in conditions(obj).items()}
     assert got == {"Ready": ("False", "StepsPending"), "Reconciling": ("True", "StepsPending"),
-                   "Stalled": ("False", "SpecValid"), "DatabaseReady": ("True", "Available")}
+                   "Stalled": ("False", "SpecValid"), "DatabaseReady": ("True", "Available"),
+                   "ImageReplicated": ("True", "Replicated")}
     database = obj["status"]["database"]
     identifier = cluster_identifier("oscar")
     assert database["clusterIdentifier"] == identifier and database["status"] == "available"
@@ -98,17 +107,29 @@ def test_operator_writes_the_first_status(kubectl, operator, moto_server):
     assert cluster is not None and cluster["Endpoint"] == database["endpoint"]
     assert {"Key": "appmod.io/owner", "Value": f"{NAMESPACE}/oscar"} in cluster["TagList"]
     assert find_cluster(aws_client(moto_server, "rds"), identifier) is None  # not in the default region
+    # The image is copied by digest, unchanged, into the repository <namespace>-<name> of that region.
+    source = Registry(source_registry.host, side="the source registry", insecure=True)
+    try:
+        source_digest = source.manifest_digest("shop/app", "v1")
+    finally:
+        source.close()
+    image = obj["status"]["image"]
+    assert source_digest and image["sourceDigest"] == source_digest and image["digest"] == source_digest
+    repository = find_repository(aws_client(moto_server, "ecr", "us-east-2"), repository_name("oscar"))
+    assert repository is not None and image["repositoryUri"] == repository["repositoryUri"]
+    assert find_repository(aws_client(moto_server, "ecr"), repository_name("oscar")) is None
 
 
 def test_kubectl_get_shows_the_printer_columns(kubectl, operator):
-    endpoint = database_ready(kubectl, "oscar")["status"]["database"]["endpoint"]
+    status = steps_done(kubectl, "oscar")["status"]
     header, row = kubectl.run("get", "appmodernizations", "oscar", "-n", NAMESPACE).stdout.splitlines()
     assert header.split() == ["NAME", "READY", "REASON", "RUNNING", "AGE"]
     assert row.split()[:3] == ["oscar", "False", "StepsPending"]
     header, row = kubectl.run("get", "appmods", "oscar", "-n", NAMESPACE, "-o", "wide").stdout.splitlines()
     wide = columns(header, row)
     assert {"DATABASE", "DIGEST", "PHASE"} <= set(wide)
-    assert wide["DATABASE"] == endpoint and wide["PHASE"] == "Migrating"
+    assert wide["DATABASE"] == status["database"]["endpoint"] and wide["PHASE"] == "Migrating"
+    assert wide["DIGEST"] == status["image"]["digest"]
     assert "appmodernization.appmod.io/oscar" in kubectl.run("get", "all", "-n", NAMESPACE, "-o", "name").stdout
 
 
@@ -117,9 +138,8 @@ def test_kubectl_get_shows_the_printer_columns(kubectl, operator):
     (lambda s: s["source"].pop("image"), "spec.source.image"),
     (lambda s: s["database"].update(maxCapacity=1000), "spec.database.maxCapacity"),
 ])
-def test_the_api_server_rejects_invalid_resources_naming_the_field(kubectl, change, field):
-    body = copy.deepcopy(example("oscar.yaml"))
-    body["metadata"]["name"] = "invalid"
+def test_the_api_server_rejects_invalid_resources_naming_the_field(kubectl, local_example, change, field):
+    body = local_example("oscar.yaml", "invalid")
     change(body["spec"])
     result = kubectl.run("apply", "-n", NAMESPACE, "--validate=false", "-f", "-", stdin=yaml.safe_dump(body),
                          check=False)
@@ -127,9 +147,8 @@ def test_the_api_server_rejects_invalid_resources_naming_the_field(kubectl, chan
     assert field in result.stderr and "invalid" in result.stderr.lower()
 
 
-def test_a_wrong_spec_stalls_once_and_recovers_when_fixed(kubectl, operator):
-    body = example("minimal.yaml")
-    body["metadata"]["name"] = "stalls"
+def test_a_wrong_spec_stalls_once_and_recovers_when_fixed(kubectl, operator, local_example):
+    body = local_example("minimal.yaml", "stalls")
     body["spec"]["database"] = {"minCapacity": 8, "maxCapacity": 4}  # passes the schema, fails the operator
     kubectl.run("apply", "-n", NAMESPACE, "-f", "-", stdin=yaml.safe_dump(body))
     stalled = wait_for(lambda: conditions(app(kubectl, "stalls")).get("Stalled", {})
@@ -152,27 +171,31 @@ def test_a_wrong_spec_stalls_once_and_recovers_when_fixed(kubectl, operator):
     assert fixed["status"]["phase"] in ("Provisioning", "Migrating")
 
 
-def test_deleting_with_policy_delete_removes_the_cluster_then_the_finalizer(kubectl, operator, moto_server):
-    body = example("minimal.yaml")
+def test_deleting_with_policy_delete_removes_the_cluster_then_the_finalizer(kubectl, operator, moto_server,
+                                                                             local_example):
+    body = local_example("minimal.yaml")
     body["spec"]["deletionPolicy"] = "Delete"
     kubectl.run("apply", "-n", NAMESPACE, "-f", "-", stdin=yaml.safe_dump(body))
-    obj = database_ready(kubectl, "minimal")
+    obj = steps_done(kubectl, "minimal")
     assert FINALIZER in obj["metadata"]["finalizers"]
     rds, identifier = aws_client(moto_server, "rds"), cluster_identifier("minimal")  # no spec.region: us-east-1
+    ecr = aws_client(moto_server, "ecr")
     assert find_cluster(rds, identifier) is not None
+    assert find_repository(ecr, repository_name("minimal")) is not None
     secret_arn = obj["status"]["database"]["secretArn"]
     delete_and_wait(kubectl, "minimal")
     assert find_cluster(rds, identifier) is None
+    assert find_repository(ecr, repository_name("minimal")) is None
     assert final_snapshots(rds, identifier) == []
     assert "DeletedDate" in aws_client(moto_server, "secretsmanager").describe_secret(SecretId=secret_arn)
 
 
-def test_deleting_with_policy_snapshot_leaves_a_final_snapshot(kubectl, operator, moto_server):
-    body = example("oscar.yaml")  # us-east-2, deletion protection on, deletionPolicy Snapshot
-    body["metadata"]["name"] = "snapshotted"
+def test_deleting_with_policy_snapshot_leaves_a_final_snapshot(kubectl, operator, moto_server, local_example):
+    body = local_example("oscar.yaml", "snapshotted")  # us-east-2, deletion protection on, deletionPolicy Snapshot
     assert body["spec"]["deletionPolicy"] == "Snapshot" and body["spec"]["database"]["deletionProtection"]
     kubectl.run("apply", "-n", NAMESPACE, "-f", "-", stdin=yaml.safe_dump(body))
-    database_ready(kubectl, "snapshotted")
+    image = steps_done(kubectl, "snapshotted")["status"]["image"]
+    ecr = aws_client(moto_server, "ecr", "us-east-2")
     rds, identifier = aws_client(moto_server, "rds", "us-east-2"), cluster_identifier("snapshotted")
     assert find_cluster(rds, identifier)["DeletionProtection"] is True
     delete_and_wait(kubectl, "snapshotted")
@@ -180,4 +203,7 @@ def test_deleting_with_policy_snapshot_leaves_a_final_snapshot(kubectl, operator
     ours = final_snapshots(rds, identifier)
     assert len(ours) == 1, ours
     assert re.fullmatch(r"\d{14}", ours[0].removeprefix(f"{identifier}-snapshot-")), ours
+    # The repository is kept too: its images are the application's deployable artifacts.
+    kept = find_repository(ecr, repository_name("snapshotted"))
+    assert kept is not None and kept["repositoryUri"] == image["repositoryUri"]
 

@@ -7,19 +7,18 @@ import json
 import pytest
 import yaml
 
-from tests.e2e.conftest import NAMESPACE, app, example
+from tests.e2e.conftest import NAMESPACE, app
 from tests.e2e.kubectl import wait_for
 
 pytestmark = pytest.mark.e2e
 
 
-def test_the_timer_rewrites_a_status_that_drifted(kubectl, start_operator):
+def test_the_timer_rewrites_a_status_that_drifted(kubectl, start_operator, local_example):
     start_operator(resync_seconds=2)
-    body = example("minimal.yaml")
-    body["metadata"]["name"] = "resync"
+    body = local_example("minimal.yaml", "resync")
     kubectl.run("apply", "-n", NAMESPACE, "-f", "-", stdin=yaml.safe_dump(body))
     wait_for(lambda: app(kubectl, "resync").get("status", {}).get("phase") == "Migrating",
-             "the database to be ready")
+             "the database to be ready and the image copied")
     kubectl.run("patch", "appmod", "resync", "-n", NAMESPACE, "--subresource=status", "--type=merge",
                 "-p", json.dumps({"status": {"phase": "Degraded"}}))
     assert app(kubectl, "resync")["status"]["phase"] == "Degraded"

@@ -46,7 +46,9 @@ def push_blob(registry: Registry, repository: str, data: bytes) -> dict:
 def push_image(registry: Registry, repository: str, tag: str | None, layers: list[bytes],
                media_type: str = media.DOCKER_MANIFEST, platform: str = "linux/amd64") -> Manifest:
     os_, arch = platform.split("/")[:2]
-    config = json.dumps({"architecture": arch, "os": os_, "rootfs": {"type": "layers", "diff_ids": []},
+    # diff_ids: the digests of the uncompressed layers, which a Docker engine checks on pull.
+    diff_ids = [media.digest_of(gzip.decompress(data)) for data in layers]
+    config = json.dumps({"architecture": arch, "os": os_, "rootfs": {"type": "layers", "diff_ids": diff_ids},
                          "config": {"Cmd": ["/bin/app"]}}).encode()
     body = {"schemaVersion": 2, "mediaType": media_type,
             "config": {"mediaType": CONFIG_TYPES[media_type], **push_blob(registry, repository, config)},

@@ -30,20 +30,24 @@ def test_validate_rejects_a_wrong_spec_naming_the_field():
     assert "spec.service.memory" in result.stderr
 
 
-def test_reconcile_prints_the_status_it_would_write(aws):
-    env = os.environ.copy()  # the aws fixture pointed these at moto
-    result = appmod("reconcile", str(ROOT / "examples" / "minimal.yaml"), env=env)
+def test_reconcile_prints_the_status_it_would_write(aws, source_image, tmp_path):
+    env = os.environ.copy()  # the aws fixture pointed these at moto and the loopback registries
+    body = yaml.safe_load((ROOT / "examples" / "minimal.yaml").read_text())
+    body["spec"]["source"]["image"] = source_image
+    (tmp_path / "minimal.yaml").write_text(yaml.safe_dump(body))
+    result = appmod("reconcile", str(tmp_path / "minimal.yaml"), env=env)
     assert result.returncode == 0, result.stderr
     status = yaml.safe_load(result.stdout)["status"]
     assert status["phase"] == "Provisioning"
     first = {c["type"]: c for c in status["conditions"]}
-    assert set(first) == {"Ready", "Reconciling", "Stalled", "DatabaseReady"}
+    assert set(first) == {"Ready", "Reconciling", "Stalled", "DatabaseReady", "ImageReplicated"}
     assert (first["DatabaseReady"]["status"], first["DatabaseReady"]["reason"]) == ("False", "Creating")
+    assert (first["ImageReplicated"]["status"], first["ImageReplicated"]["reason"]) == ("True", "Replicated")
     identifier = status["database"]["clusterIdentifier"]
     assert identifier.startswith("appmod-default-minimal-")
     assert "run again" in result.stderr
     # The cluster's identifier is deterministic, so a second pass finds the one the first made.
-    result = appmod("reconcile", str(ROOT / "examples" / "minimal.yaml"), env=env)
+    result = appmod("reconcile", str(tmp_path / "minimal.yaml"), env=env)
     assert result.returncode == 0, result.stderr
     status = yaml.safe_load(result.stdout)["status"]
     second = {c["type"]: c for c in status["conditions"]}

@@ -15,13 +15,15 @@ def conditions(status: dict) -> dict[str, dict]:
     return {c["type"]: c for c in status["conditions"]}
 
 
-def test_first_status_has_every_summary_condition_and_the_database_step(aws):
+def test_first_status_has_every_summary_condition_and_the_steps(aws):
     result = engine.reconcile(copy.deepcopy(BODY))
     assert (result.status["observedGeneration"], result.status["phase"]) == (3, "Provisioning")
     got = {t: (c["status"], c["reason"]) for t, c in conditions(result.status).items()}
     assert got == {"Ready": ("False", "Creating"), "Reconciling": ("True", "Progressing"),
-                   "Stalled": ("False", "SpecValid"), "DatabaseReady": ("False", "Creating")}
-    assert [c["type"] for c in result.status["conditions"]] == ["Ready", "Reconciling", "Stalled", "DatabaseReady"]
+                   "Stalled": ("False", "SpecValid"), "DatabaseReady": ("False", "Creating"),
+                   "ImageReplicated": ("True", "Replicated")}
+    assert [c["type"] for c in result.status["conditions"]] == ["Ready", "Reconciling", "Stalled", "DatabaseReady",
+                                                               "ImageReplicated"]
     assert all(c["observedGeneration"] == 3 for c in result.status["conditions"])
 
 

@@ -15,14 +15,20 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from appmod_operator import config, spec, status
-from appmod_operator.errors import AwsError, UserError
+from appmod_operator.errors import AwsError, RegistryError, UserError
 from appmod_operator.names import Owner
-from appmod_operator.reconcile import database
+from appmod_operator.reconcile import database, image, repository
 from appmod_operator.reconcile.outcome import Result, StepOutcome
-from appmod_operator.status import DATABASE_READY, READY, RECONCILING, STALLED, Phase, Reason
+from appmod_operator.status import DATABASE_READY, IMAGE_REPLICATED, READY, RECONCILING, STALLED, Phase, Reason
 
+# The steps in design.md's order: condition, the function that converges it, the phase while it is not done.
+# Each runs even when an earlier one is still waiting on AWS (the image copy need not wait for the database).
+STEPS = ((DATABASE_READY, database.ensure_database, Phase.PROVISIONING),
+         (IMAGE_REPLICATED, image.ensure_image, Phase.DEPLOYING))
 # Steps that are not built yet; Ready stays False and says which, rather than claiming them done.
-NOT_YET_BUILT = "schema migration, data migration, image replication and the service are not run by this version"
+NOT_YET_BUILT = "schema migration, data migration and the service are not run by this version"
+# Failures worth another pass soon: AWS or a registry not answering as it should.
+TRANSIENT = (AwsError, RegistryError)
 
 # kopf runs a resource's change handlers and its timer in different threads: one pass at a time per
 # resource, so two passes never both find no cluster and both create one.
@@ -39,13 +45,14 @@ def reconcile(body: Mapping) -> Result:
     with _locks[pass_.owner.uid]:
         if app.paused:
             return pass_.paused(database.observe_database(app, pass_.owner))
-        try:
-            outcome = database.ensure_database(app, pass_.owner)
-        except UserError as e:
-            return pass_.stalled(e, DATABASE_READY)
-        except AwsError as e:
-            return pass_.retrying(e, DATABASE_READY)
-    return pass_.progressed(DATABASE_READY, outcome)
+        for condition, ensure, phase in STEPS:
+            try:
+                pass_.step(condition, ensure(app, pass_.owner), phase)
+            except UserError as e:
+                return pass_.stalled(e, condition)
+            except TRANSIENT as e:
+                return pass_.retrying(e, condition, phase)
+    return pass_.progressed()
 
 
 def teardown(body: Mapping) -> Result:
@@ -55,14 +62,19 @@ def teardown(body: Mapping) -> Result:
         app = spec.parse(body.get("spec") or {}, pass_.owner.namespace, pass_.owner.name)
     except UserError:
         return Result({})  # a spec that never parsed never made anything in AWS
+    at = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    removals = ((IMAGE_REPLICATED, lambda: repository.delete_repository(app, pass_.owner)),
+                (DATABASE_READY, lambda: database.delete_database(app, pass_.owner, at)))
+    waiting = []
     with _locks[pass_.owner.uid]:
-        try:
-            outcome = database.delete_database(app, pass_.owner, datetime.now(UTC).strftime("%Y%m%d%H%M%S"))
-        except (AwsError, UserError) as e:  # the finalizer stays until AWS confirms; try again
-            return pass_.retrying(e, DATABASE_READY, Phase.DELETING)
-    if outcome.done:
-        return Result({})
-    return pass_.deleting(outcome)
+        for condition, remove in removals:
+            try:
+                outcome = remove()
+            except (*TRANSIENT, UserError) as e:  # the finalizer stays until AWS confirms; try again
+                return pass_.retrying(e, condition, Phase.DELETING)
+            if not outcome.done:
+                waiting.append((condition, outcome))
+    return pass_.deleting(*waiting[0]) if waiting else Result({})
 
 
 class _Pass:
@@ -74,14 +86,21 @@ class _Pass:
         self.generation = meta.get("generation", 1)
         self.conditions = status.Conditions(body.get("status", {}).get("conditions"), self.generation, status.now())
         self.parts: dict = {}
+        self.pending: list[tuple[StepOutcome, str]] = []  # steps not done yet, with their phase
 
-    def progressed(self, step: str, outcome: StepOutcome) -> Result:
-        self._step(step, outcome)
-        self.conditions.set(STALLED, False, Reason.SPEC_VALID, "spec is valid")
+    def step(self, condition: str, outcome: StepOutcome, phase: str) -> None:
+        self._step(condition, outcome)
         if not outcome.done:
+            self.pending.append((outcome, phase))
+
+    def progressed(self) -> Result:
+        """The summary once every step ran: the first step not done speaks for the resource."""
+        self.conditions.set(STALLED, False, Reason.SPEC_VALID, "spec is valid")
+        if self.pending:
+            outcome, phase = self.pending[0]
             self.conditions.set(RECONCILING, True, Reason.PROGRESSING, outcome.message)
             self.conditions.set(READY, False, outcome.reason, outcome.message)
-            return self.result(Phase.PROVISIONING, outcome.message, waiting=outcome.waiting)
+            return self.result(phase, outcome.message, waiting=any(o.waiting for o, _ in self.pending))
         self.conditions.set(RECONCILING, True, Reason.STEPS_PENDING, NOT_YET_BUILT)
         self.conditions.set(READY, False, Reason.STEPS_PENDING, NOT_YET_BUILT)
         return self.result(Phase.MIGRATING, NOT_YET_BUILT)
@@ -95,7 +114,7 @@ class _Pass:
         self.conditions.set(READY, False, error.reason, str(error))
         return self.result(Phase.FAILED, str(error))
 
-    def retrying(self, error: AwsError | UserError, step: str, phase: str = Phase.PROVISIONING) -> Result:
+    def retrying(self, error: Exception, step: str, phase: str) -> Result:
         message = f"{error}; retrying"
         self.conditions.set(step, False, error.reason, message)
         self.conditions.set(STALLED, False, Reason.SPEC_VALID, "spec is valid")
@@ -103,8 +122,8 @@ class _Pass:
         self.conditions.set(READY, False, error.reason, message)
         return self.result(phase, message, waiting=True)
 
-    def deleting(self, outcome: StepOutcome) -> Result:
-        self._step(DATABASE_READY, outcome)
+    def deleting(self, condition: str, outcome: StepOutcome) -> Result:
+        self._step(condition, outcome)
         self.conditions.set(STALLED, False, Reason.DELETING, "the resource is being deleted")
         self.conditions.set(RECONCILING, True, Reason.DELETING, outcome.message)
         self.conditions.set(READY, False, Reason.DELETING, outcome.message)

@@ -1,0 +1,76 @@
+"""The image step: `spec.source.image` copied into the ECR repository of `spec.image`, by digest,
+reported as `status.image` (repositoryUri, sourceDigest, digest) and the ImageReplicated condition.
+
+The repository comes from repository.py; the copy is registry/copy.py (daemonless, the default) or
+registry/docker.py (`via: Docker`). Both push under `copy.target_tag` (the source tag plus the source
+digest), so a rerun finds its own work, and an IMMUTABLE repository accepts a moved source tag.
+A copy that is already there costs a HEAD on each side. Called by engine.py.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from appmod_operator import config
+from appmod_operator.errors import SpecError
+from appmod_operator.names import Owner
+from appmod_operator.reconcile import pull_secret, repository
+from appmod_operator.reconcile.outcome import StepOutcome
+from appmod_operator.registry import copy, docker, reference
+from appmod_operator.registry.client import Registry
+from appmod_operator.spec import AppSpec
+from appmod_operator.status import Reason
+
+log = logging.getLogger(__name__)
+
+
+def ensure_image(app: AppSpec, owner: Owner) -> StepOutcome:
+    repo = repository.ensure_repository(app, owner)
+    login = repository.login(app.region)
+    ref = parse_source(app)
+    source_credentials = (pull_secret.credentials(owner.namespace, app.source.image_pull_secret, ref.registry)
+                          if app.source.image_pull_secret else None)
+    source = Registry(ref.registry, side="the source registry", credentials=source_credentials,
+                      insecure=ref.registry in config.current().insecure_registries)
+    target = Registry(login.host, side="ECR", credentials=(login.username, login.password),
+                      insecure=login.url.startswith("http://"))
+    try:
+        if app.image.via == "Docker":
+            source_digest, digest, note = _via_docker(app, ref, source, target, repo.name, source_credentials, login)
+        else:
+            report = copy.copy_image(source, ref, target, repo.name, app.source.platform)
+            source_digest, digest, note = report.source_digest, report.digest, ""
+            if report.manifests:
+                log.info("%s: copied %s to %s@%s (%d blobs, %d bytes sent, %d already there)", owner.ref, ref,
+                         repo.uri, digest, report.blobs_sent, report.bytes_sent, report.blobs_skipped)
+    finally:
+        source.close()
+        target.close()
+    status = {"image": {"repositoryUri": repo.uri, "sourceDigest": source_digest, "digest": digest}}
+    return StepOutcome(True, Reason.REPLICATED, f"{ref} is in {repo.uri}@{digest}" + (f" ({note})" if note else ""),
+                       status)
+
+
+def parse_source(app: AppSpec) -> reference.Reference:
+    try:
+        return reference.parse(app.source.image)
+    except ValueError as e:
+        raise SpecError("spec.source.image", str(e)) from None
+
+
+def _via_docker(app: AppSpec, ref: reference.Reference, source: Registry, target: Registry, repository_name: str,
+                source_credentials: tuple[str, str] | None, login: repository.RegistryLogin) -> tuple[str, str, str]:
+    """The engine recompresses layers, so its digest is not the source's: the source digest (asked of the
+    source registry) names the tag, and a tag already pushed is not pushed again."""
+    top = source.get_manifest(ref.repository, ref.reference)
+    source_digest = top.child_for(app.source.platform, str(ref))["digest"] if top.is_index else top.digest
+    tag = copy.target_tag(ref, source_digest)
+    pushed = target.manifest_digest(repository_name, tag)
+    if pushed:
+        return source_digest, pushed, docker.RECOMPRESSED_NOTE
+    made = docker.copy_with_docker(
+        f"{ref.registry}/{ref.repository}@{source_digest}", login.host, repository_name, tag,
+        platform=app.source.platform, docker_host=config.current().docker_host,
+        source_auth=dict(zip(("username", "password"), source_credentials, strict=True)) if source_credentials
+        else None, target_auth={"username": login.username, "password": login.password})
+    return source_digest, made.digest, made.note
