@@ -33,8 +33,7 @@ READ_RETRIES = Retry(total=5, connect=5, read=3, status=5, backoff_factor=0.2,
                      raise_on_status=False, respect_retry_after_header=True)
 TIMEOUT = (10, 120)  # connect, read (seconds between bytes)
 CHUNK = 1 << 20  # bytes read from the source at a time
-PART = 16 << 20  # bytes per PATCH of a chunked upload
-MONOLITHIC_MAX = PART  # smaller blobs go in one PUT
+PART = 16 << 20  # bytes per PATCH of a chunked upload; blobs up to this size go in one PUT
 TOKEN_MARGIN = 10  # seconds: a token this close to expiry is fetched again
 _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
 
@@ -116,21 +115,24 @@ class Registry:
         return False
 
     def upload_blob(self, repository: str, digest: str, size: int, chunks: Iterable[bytes]) -> None:
-        """Uploads a blob: one PUT when small, else PATCHes of PART bytes then the closing PUT.
-        `chunks` should raise before its end if the bytes are wrong: the closing PUT is then never sent."""
+        """Uploads a blob of `size` bytes: one PUT when it fits in a PART, else PATCHes of PART bytes then
+        the closing PUT. Each body streams straight from `chunks` (memory holds one chunk, whatever the
+        blob's size). `chunks` should raise before its end if the bytes are wrong: the closing PUT is
+        then never sent, and the registry never commits the blob."""
         what = f"{self.host}/{repository}@{digest}"
         started = self._request("POST", repository, "blobs/uploads/", push=True, what=what)
-        location = self._location(started)
-        if size <= MONOLITHIC_MAX:
-            body = b"".join(chunks)
-            self._request("PUT", repository, location, push=True, data=body, params={"digest": digest},
-                          headers={"Content-Type": "application/octet-stream"}, what=what)
+        location, source = self._location(started), _Source(iter(chunks))
+        octets = {"Content-Type": "application/octet-stream"}
+        if size <= PART:
+            self._request("PUT", repository, location, push=True, data=_Body(source, size, last=True),
+                          params={"digest": digest}, headers=octets, what=what)
             return
-        offset = 0
-        for part in _parts(chunks, PART):
-            response = self._request("PATCH", repository, location, push=True, data=part, what=what, headers={
-                "Content-Type": "application/octet-stream", "Content-Range": f"{offset}-{offset + len(part) - 1}"})
-            location, offset = self._location(response), offset + len(part)
+        for offset in range(0, size, PART):
+            length = min(PART, size - offset)
+            response = self._request("PATCH", repository, location, push=True, data=_Body(source, length), what=what,
+                                     headers={**octets, "Content-Range": f"{offset}-{offset + length - 1}"})
+            location = self._location(response)
+        source.finish()  # the digest check happens here, before the closing PUT commits the blob
         self._request("PUT", repository, location, push=True, params={"digest": digest}, data=b"", what=what)
 
     # Requests, authentication and errors
@@ -145,6 +147,9 @@ class Registry:
             response = self._send(method, url, scopes, **kwargs)
             if response.status_code == 401:  # a token that expired early, or the first challenge
                 self._learn(response)
+                if isinstance(kwargs.get("data"), _Body):  # a streamed body cannot be sent twice
+                    raise RegistryError(f"{self.side} {self.host} refused an upload's credentials midway; "
+                                        "the next attempt starts it again")
                 response = self._send(method, url, scopes, fresh=True, **kwargs)
         except requests.RequestException as e:
             raise RegistryError(f"{self.side} {self.host} could not be reached: {type(e).__name__}") from None
@@ -235,13 +240,39 @@ def _registry_message(response: requests.Response) -> str:
         return response.reason or str(response.status_code)
 
 
-def _parts(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
-    """Regroups a stream of chunks into parts of `size` bytes (the last may be shorter)."""
-    buffer = bytearray()
-    for chunk in chunks:
-        buffer += chunk
-        while len(buffer) >= size:
-            yield bytes(buffer[:size])
-            del buffer[:size]
-    if buffer:
-        yield bytes(buffer)
+class _Source:
+    """The chunks of one blob, handed out a body at a time (a chunk that straddles two bodies is split)."""
+
+    def __init__(self, chunks: Iterator[bytes]):
+        self._chunks, self._left = chunks, b""
+
+    def take(self, length: int) -> Iterator[bytes]:
+        while length > 0:
+            chunk = self._left or next(self._chunks, b"")
+            if not chunk:
+                return  # short: the digest check raises when the caller finishes the source
+            piece, self._left = chunk[:length], chunk[length:]
+            length -= len(piece)
+            yield piece
+
+    def finish(self) -> None:
+        """Reads past the last byte, so that a verifying iterator runs its end-of-blob check."""
+        for _ in self._chunks:
+            raise RegistryError("the source sent more bytes than the blob's size")
+
+
+class _Body:
+    """A request body of known length streamed from a _Source; having a length makes requests send a
+    Content-Length instead of chunked transfer encoding, which registries' PATCH and PUT expect.
+    The `last` body finishes the source, so a digest check fails the request rather than follow it."""
+
+    def __init__(self, source: _Source, length: int, last: bool = False):
+        self._source, self._length, self._last = source, length, last
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._source.take(self._length)
+        if self._last:
+            self._source.finish()
