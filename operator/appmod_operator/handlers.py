@@ -1,15 +1,20 @@
 """kopf wiring only: which events reach the reconcile engine. Each handler calls one function.
+The resync timer starts each resource at a random point of its first interval (jitter), so resources
+created together do not all read AWS in the same second.
 
 Imported by runner.py after the settings are loaded (the timer's interval comes from them).
 """
 
 from __future__ import annotations
 
+import random
+
 import kopf
 
 from appmod_operator import GROUP, PLURAL, VERSION, config
 from appmod_operator.reconcile import engine
 from appmod_operator.reconcile.outcome import Result
+from appmod_operator.status import Reason
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 RESYNC = config.current().resync_seconds
@@ -18,19 +23,22 @@ RESYNC = config.current().resync_seconds
 @kopf.on.resume(*RESOURCE)
 @kopf.on.create(*RESOURCE)
 @kopf.on.update(*RESOURCE)
-@kopf.timer(*RESOURCE, interval=RESYNC, initial_delay=RESYNC)  # re-reads AWS to correct drift
+@kopf.timer(*RESOURCE, interval=RESYNC, initial_delay=lambda **_: RESYNC * random.uniform(0.5, 1.5))  # drift
 def reconcile(body: kopf.Body, patch: kopf.Patch, **_) -> None:
-    _apply(engine.reconcile(body), patch)
+    _apply(engine.reconcile(body), body, patch)
 
 
 @kopf.on.delete(*RESOURCE)
 def teardown(body: kopf.Body, patch: kopf.Patch, **_) -> None:
-    _apply(engine.teardown(body), patch)
+    _apply(engine.teardown(body), body, patch)
 
 
-def _apply(result: Result, patch: kopf.Patch) -> None:
-    """The status goes out with kopf's patch even when we ask to be called again: kopf applies the
-    patch after the handler, failed or not, and keeps our finalizer while a delete handler retries."""
+def _apply(result: Result, body: kopf.Body, patch: kopf.Patch) -> None:
+    """Drift put right is said in an event each. The status goes out with kopf's patch even when we ask
+    to be called again: kopf applies the patch after the handler, failed or not, and keeps our
+    finalizer while a delete handler retries."""
+    for correction in result.corrections:
+        kopf.event(body, type="Normal", reason=Reason.DRIFT_CORRECTED, message=correction)
     patch.status.update(result.status)
     if result.retry_after is not None:
         raise kopf.TemporaryError(result.message, delay=result.retry_after)

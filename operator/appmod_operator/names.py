@@ -17,6 +17,8 @@ UID_TAG = "appmod.io/uid"
 # RDS identifiers: 1-63 letters, digits and hyphens, a letter first, no "--", no trailing hyphen.
 # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBCluster.html
 RDS_IDENTIFIER_MAX = 63
+# IAM role names: at most 64 characters. https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html
+IAM_ROLE_MAX = 64
 
 
 @dataclass(frozen=True)
@@ -42,11 +44,15 @@ class Owner:
     @property
     def base(self) -> str:
         """`appmod-<namespace>-<name>-<hash>`: readable, and unique because the hash covers namespace/name
-        (joining with '-' alone would give a-b/c and a/b-c the same name)."""
+        (joining with '-' alone would give a-b/c and a/b-c the same name). Short enough that the final
+        snapshot's name, the longest made from it, stays a valid RDS identifier."""
+        return self._named(RDS_IDENTIFIER_MAX - len("-snapshot-20260101000000"))
+
+    def _named(self, limit: int, suffix: str = "") -> str:
         digest = hashlib.sha256(self.ref.encode()).hexdigest()[:8]
         readable = re.sub(r"-+", "-", re.sub(r"[^a-z0-9]", "-", f"{self.namespace}-{self.name}".lower()))
-        room = RDS_IDENTIFIER_MAX - len("appmod--") - len(digest) - len("-snapshot-20260101000000")
-        return f"appmod-{readable[:room].strip('-')}-{digest}"
+        room = limit - len("appmod--") - len(digest) - len(suffix)
+        return f"appmod-{readable[:room].strip('-')}-{digest}{suffix}"
 
     @property
     def cluster_identifier(self) -> str:
@@ -67,6 +73,20 @@ class Owner:
     @property
     def service_security_group_name(self) -> str:
         return f"{self.base}-service"
+
+    @property
+    def execution_role_name(self) -> str:
+        """The ECS task execution role (pulls the image, writes logs, reads our secret)."""
+        return self._named(IAM_ROLE_MAX, "-execution")
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/appmod/{self.namespace}/{self.name}"
+
+    @property
+    def task_family(self) -> str:
+        """The task definition family of the service, and the ECS service's name."""
+        return self.base
 
     @property
     def secret_name(self) -> str:

@@ -44,6 +44,15 @@ class Reason:
     NOT_FOUND = "NotFound"
     RETAINED = "Retained"
     REPLICATED = "Replicated"
+    WAITING = "WaitingForSteps"
+    STABLE = "Stable"
+    ROLLING_OUT = "RollingOut"
+    ROLLOUT_FAILED = "RolloutFailed"
+    DRIFT_CORRECTED = "DriftCorrected"
+    MIGRATED = "Migrated"
+    TASK_RUNNING = "TaskRunning"
+    TASK_FAILED = "TaskFailed"
+    NOT_APPLICABLE = "NotApplicable"
 
 
 class Phase:

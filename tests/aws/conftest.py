@@ -20,7 +20,8 @@ SERVICES = ("rds", "ec2", "secretsmanager")
 
 
 def body(generation: int = 1, uid: str = UID, **database) -> dict:
-    """A resource whose spec is MINIMAL plus `database` fields."""
+    """A resource whose spec is MINIMAL plus `database` fields (its service of 1 task is stable on moto:
+    see tests/infra/moto.py)."""
     spec = copy.deepcopy(MINIMAL)
     spec["database"] = database
     return {"metadata": {"namespace": NAMESPACE, "name": NAME, "uid": uid, "generation": generation}, "spec": spec}

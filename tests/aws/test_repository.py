@@ -69,7 +69,7 @@ def test_the_lifecycle_policy_keeps_the_last_n_images():
 def test_created_with_the_spec_settings_and_our_tags(boto, calls):
     made = repository.ensure_repository(app(), OWNER)
     found = described(boto)
-    assert made == repository.Repository(REPOSITORY, found["repositoryUri"], found["repositoryArn"])
+    assert made == repository.Repository(REPOSITORY, found["repositoryUri"], found["repositoryArn"], created=True)
     assert found["repositoryUri"].endswith(f".amazonaws.com/{REPOSITORY}")
     assert found["imageTagMutability"] == "IMMUTABLE" and found["imageScanningConfiguration"] == {"scanOnPush": True}
     assert tags_of(boto, made.arn) == {"appmod.io/owner": "shop/oscar", "appmod.io/uid": "uid-1"}
@@ -89,7 +89,8 @@ def test_a_second_ensure_creates_nothing_and_writes_nothing(boto, calls):
     first = repository.ensure_repository(app(), OWNER)
     calls.clear()
     # moto, like AWS, refuses a second CreateRepository; counting calls shows none was even tried.
-    assert repository.ensure_repository(app(), OWNER) == first
+    second = repository.ensure_repository(app(), OWNER)
+    assert (second.uri, second.arn, second.created, first.created) == (first.uri, first.arn, False, True)
     assert calls["CreateRepository"] == 0 and sum(calls.writes().values()) == 0
     assert len(boto("ecr").describe_repositories()["repositories"]) == 1
 

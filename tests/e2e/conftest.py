@@ -9,16 +9,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import boto3
+import botocore.exceptions
 import pytest
 import yaml
 
-from tests.e2e.kubectl import Kubectl
+from appmod_operator.names import Owner
+from tests.e2e.kubectl import Kubectl, wait_for
 from tests.infra import process
 from tests.infra.kube import OPERATOR_USER
 from tests.infra.moto import REGION
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = "shop"
+ECS_CLUSTER = "appmod"  # spec.service.cluster's default, and what the examples name
 
 
 def example(name: str) -> dict:
@@ -40,6 +43,35 @@ def app(kubectl: Kubectl, name: str) -> dict:
 def conditions(obj: dict) -> dict[str, dict]:
     """The status conditions of `obj` by type."""
     return {c["type"]: c for c in obj.get("status", {}).get("conditions", [])}
+
+
+def condition_is(kubectl, name: str, condition: str, status: str = "True", timeout: float = 60) -> dict:
+    """The resource once its `condition` has `status`."""
+    return wait_for(lambda: conditions(o := app(kubectl, name)).get(condition, {}).get("status") == status and o,
+                    f"{condition}={status} on {name}", timeout)
+
+
+def owner(name: str) -> Owner:
+    """The names the operator gives the AWS resources of `name` (they do not depend on the uid)."""
+    return Owner(NAMESPACE, name, "")
+
+
+def find_service(ecs, name: str, cluster: str = ECS_CLUSTER) -> dict | None:
+    """The ECS service of the resource `name` as ECS describes it (ACTIVE, or INACTIVE once deleted); None
+    when ECS has never heard of it."""
+    try:
+        found = ecs.describe_services(cluster=cluster, services=[owner(name).task_family])["services"]
+    except botocore.exceptions.ClientError as e:
+        if e.response["Error"]["Code"] != "ClusterNotFoundException":
+            raise
+        return None
+    return found[0] if found else None
+
+
+def service_is_gone(ecs, name: str) -> bool:
+    """No ACTIVE ECS service of the resource `name` (a deleted one lingers as DRAINING, then INACTIVE)."""
+    found = find_service(ecs, name)
+    return found is None or found["status"] != "ACTIVE"
 
 
 def delete_and_wait(kubectl, name: str) -> None:

@@ -12,8 +12,7 @@ import yaml
 from appmod_operator.registry import reference
 from appmod_operator.registry.client import Registry
 from appmod_operator.registry.copy import target_tag
-from tests.e2e.conftest import NAMESPACE, app, aws_client, conditions, delete_and_wait, with_image
-from tests.e2e.kubectl import wait_for
+from tests.e2e.conftest import NAMESPACE, aws_client, condition_is, conditions, delete_and_wait, with_image
 from tests.registry.images import layer, push_image
 
 pytestmark = pytest.mark.e2e
@@ -67,12 +66,6 @@ def apply(kubectl, operator, local_example, private_image):
     yield apply_
     for name in applied:
         delete_and_wait(kubectl, name)
-
-
-def condition_is(kubectl, name: str, condition: str, status: str) -> dict:
-    """The resource once its `condition` has `status`."""
-    return wait_for(lambda: conditions(o := app(kubectl, name)).get(condition, {}).get("status") == status and o,
-                    f"{condition}={status} on {name}")
 
 
 def test_a_private_image_is_copied_with_the_pull_secret(kubectl, apply, pull_secret, private_image, moto_server,

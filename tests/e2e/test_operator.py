@@ -1,6 +1,7 @@
 """End to end against a real kube-apiserver, moto and loopback registries: the CRD, the operator's first
-status (an Aurora cluster in moto, the source image copied by digest into an ECR repository), the printer
-columns, rejection of invalid resources by the API server, Stalled without a retry storm, and deletion per
+status (an Aurora cluster in moto, the source image copied by digest into an ECR repository, the app's
+schema migration run as a one-off task, an ECS Fargate service running the image), the printer columns,
+rejection of invalid resources by the API server, Stalled without a retry storm, and deletion per
 spec.deletionPolicy."""
 
 from __future__ import annotations
@@ -12,9 +13,18 @@ import botocore.exceptions
 import pytest
 import yaml
 
-from appmod_operator.names import Owner
 from appmod_operator.registry.client import Registry
-from tests.e2e.conftest import NAMESPACE, app, aws_client, conditions, delete_and_wait
+from tests.e2e.conftest import (
+    ECS_CLUSTER,
+    NAMESPACE,
+    app,
+    aws_client,
+    conditions,
+    delete_and_wait,
+    find_service,
+    owner,
+    service_is_gone,
+)
 from tests.e2e.kubectl import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -27,18 +37,20 @@ def operator(start_operator):
     return start_operator(resync_seconds=3600)
 
 
-def steps_done(kubectl, name: str) -> dict:
-    """The resource once the operator has reported DatabaseReady=True (moto made the cluster available) and
-    ImageReplicated=True (the image is in ECR)."""
+def steps_done(kubectl, name: str, schema: bool = False) -> dict:
+    """The resource once the operator has reported DatabaseReady=True (moto made the cluster available),
+    ImageReplicated=True (the image is in ECR), SchemaMigrated=True when `schema` (the AppCommand task ran
+    to exit 0) and ServiceStable=True (the ECS service runs its one task)."""
+    steps = ("DatabaseReady", "ImageReplicated", *(("SchemaMigrated",) if schema else ()), "ServiceStable")
+
     def probe():
         found = conditions(o := app(kubectl, name))
-        done = all(found.get(c, {}).get("status") == "True" for c in ("DatabaseReady", "ImageReplicated"))
-        return done and o
-    return wait_for(probe, f"DatabaseReady=True and ImageReplicated=True on {name}")
+        return all(found.get(c, {}).get("status") == "True" for c in steps) and o
+    return wait_for(probe, f"{'=True, '.join(steps)}=True on {name}")
 
 
 def cluster_identifier(name: str) -> str:
-    return Owner(NAMESPACE, name, "").cluster_identifier
+    return owner(name).cluster_identifier
 
 
 def find_cluster(rds, identifier: str) -> dict | None:
@@ -70,6 +82,48 @@ def columns(header: str, row: str) -> dict[str, str]:
     return {header[a:b].strip(): row[a:b].strip() for a, b in zip(starts, [*starts[1:], None], strict=True)}
 
 
+def active_task_definitions(ecs, name: str) -> list[str]:
+    """The ACTIVE revisions of the resource's task definition family."""
+    family = owner(name).task_family
+    arns = ecs.list_task_definitions(familyPrefix=family, status="ACTIVE")["taskDefinitionArns"]
+    return [arn for arn in arns if arn.split("/")[-1].rsplit(":", 1)[0] == family]
+
+
+def find_role(iam, name: str) -> dict | None:
+    """The resource's ECS task execution role."""
+    try:
+        return iam.get_role(RoleName=owner(name).execution_role_name)["Role"]
+    except botocore.exceptions.ClientError as e:
+        if e.response["Error"]["Code"] != "NoSuchEntity":
+            raise
+        return None
+
+
+def log_group_exists(logs, name: str) -> bool:
+    group = owner(name).log_group_name
+    return any(g["logGroupName"] == group for g in logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"])
+
+
+def assert_service_runs(ecs, name: str, status: dict, image: dict) -> None:
+    """status.service is the ECS service moto has, stable at one task running the image from ECR by digest."""
+    service = find_service(ecs, name)
+    assert service is not None and service["status"] == "ACTIVE", service
+    assert service["serviceName"] == owner(name).task_family and service["launchType"] == "FARGATE"
+    assert {"key": "appmod.io/owner", "value": f"{NAMESPACE}/{name}"} in ecs.list_tags_for_resource(
+        resourceArn=service["serviceArn"])["tags"]
+    cluster = ecs.describe_clusters(clusters=[ECS_CLUSTER])["clusters"][0]
+    assert status["clusterArn"] == cluster["clusterArn"] == service["clusterArn"]
+    assert status["serviceArn"] == service["serviceArn"]
+    assert status["taskDefinitionArn"] == service["taskDefinition"]
+    assert (status["desiredCount"], status["runningCount"], status["rolloutState"]) == (1, 1, "COMPLETED")
+    assert (service["desiredCount"], service["runningCount"]) == (1, 1)
+    task_definition = ecs.describe_task_definition(taskDefinition=status["taskDefinitionArn"])["taskDefinition"]
+    assert task_definition["family"] == owner(name).task_family
+    container = task_definition["containerDefinitions"][0]
+    assert container["image"] == f"{image['repositoryUri']}@{image['digest']}"
+    assert active_task_definitions(ecs, name) == [status["taskDefinitionArn"]]
+
+
 def final_snapshots(rds, identifier: str) -> list[str]:
     """The snapshots taken on delete (moto also keeps an automated `rds:...` one, which is not ours)."""
     snapshots = rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]
@@ -88,13 +142,14 @@ def test_operator_writes_the_first_status(kubectl, operator, moto_server, local_
     body = local_example("oscar.yaml")
     del body["spec"]["database"]["secondsUntilAutoPause"]  # for the API server to default
     kubectl.run("apply", "-n", NAMESPACE, "-f", "-", stdin=yaml.safe_dump(body))
-    obj = steps_done(kubectl, "oscar")
+    obj = steps_done(kubectl, "oscar", schema=True)
     assert obj["status"]["observedGeneration"] == 1
     assert obj["status"]["phase"] == "Migrating"
     got = {t: (c["status"], c["reason"]) for t, c in conditions(obj).items()}
     assert got == {"Ready": ("False", "StepsPending"), "Reconciling": ("True", "StepsPending"),
                    "Stalled": ("False", "SpecValid"), "DatabaseReady": ("True", "Available"),
-                   "ImageReplicated": ("True", "Replicated")}
+                   "ImageReplicated": ("True", "Replicated"), "SchemaMigrated": ("True", "Migrated"),
+                   "ServiceStable": ("True", "Stable")}
     database = obj["status"]["database"]
     identifier = cluster_identifier("oscar")
     assert database["clusterIdentifier"] == identifier and database["status"] == "available"
@@ -118,13 +173,20 @@ def test_operator_writes_the_first_status(kubectl, operator, moto_server, local_
     repository = find_repository(aws_client(moto_server, "ecr", "us-east-2"), repository_name("oscar"))
     assert repository is not None and image["repositoryUri"] == repository["repositoryUri"]
     assert find_repository(aws_client(moto_server, "ecr"), repository_name("oscar")) is None
+    # The schema migration ran as a one-off task of that image (AppCommand) before the service started.
+    schema = obj["status"]["migration"]["schema"]
+    assert schema["strategy"] == "AppCommand" and schema["completedAt"]
+    assert schema["taskArn"].startswith(f"arn:aws:ecs:us-east-2:123456789012:task/{ECS_CLUSTER}/")
+    # The service runs in that region too, and status.service is what ECS says of it.
+    assert_service_runs(aws_client(moto_server, "ecs", "us-east-2"), "oscar", obj["status"]["service"], image)
+    assert find_service(aws_client(moto_server, "ecs"), "oscar") is None
 
 
 def test_kubectl_get_shows_the_printer_columns(kubectl, operator):
-    status = steps_done(kubectl, "oscar")["status"]
+    status = steps_done(kubectl, "oscar", schema=True)["status"]
     header, row = kubectl.run("get", "appmodernizations", "oscar", "-n", NAMESPACE).stdout.splitlines()
     assert header.split() == ["NAME", "READY", "REASON", "RUNNING", "AGE"]
-    assert row.split()[:3] == ["oscar", "False", "StepsPending"]
+    assert row.split()[:4] == ["oscar", "False", "StepsPending", "1"]  # RUNNING: status.service.runningCount
     header, row = kubectl.run("get", "appmods", "oscar", "-n", NAMESPACE, "-o", "wide").stdout.splitlines()
     wide = columns(header, row)
     assert {"DATABASE", "DIGEST", "PHASE"} <= set(wide)
@@ -168,7 +230,7 @@ def test_a_wrong_spec_stalls_once_and_recovers_when_fixed(kubectl, operator, loc
     fixed = wait_for(lambda: (o := app(kubectl, "stalls"))["status"]["observedGeneration"] == 2
                      and o, "the fixed generation")
     assert conditions(fixed)["Stalled"]["status"] == "False"
-    assert fixed["status"]["phase"] in ("Provisioning", "Migrating")
+    assert fixed["status"]["phase"] in ("Provisioning", "Deploying", "Migrating")
 
 
 def test_deleting_with_policy_delete_removes_the_cluster_then_the_finalizer(kubectl, operator, moto_server,
@@ -178,27 +240,43 @@ def test_deleting_with_policy_delete_removes_the_cluster_then_the_finalizer(kube
     kubectl.run("apply", "-n", NAMESPACE, "-f", "-", stdin=yaml.safe_dump(body))
     obj = steps_done(kubectl, "minimal")
     assert FINALIZER in obj["metadata"]["finalizers"]
+    assert "SchemaMigrated" not in conditions(obj)  # strategy Convert: the data step's work, not built yet
+    assert obj["status"]["phase"] == "Migrating"
     rds, identifier = aws_client(moto_server, "rds"), cluster_identifier("minimal")  # no spec.region: us-east-1
-    ecr = aws_client(moto_server, "ecr")
+    ecr, ecs = aws_client(moto_server, "ecr"), aws_client(moto_server, "ecs")
+    iam, logs = aws_client(moto_server, "iam"), aws_client(moto_server, "logs")
     assert find_cluster(rds, identifier) is not None
     assert find_repository(ecr, repository_name("minimal")) is not None
+    assert_service_runs(ecs, "minimal", obj["status"]["service"], obj["status"]["image"])
+    assert find_role(iam, "minimal") is not None and log_group_exists(logs, "minimal")
     secret_arn = obj["status"]["database"]["secretArn"]
     delete_and_wait(kubectl, "minimal")
     assert find_cluster(rds, identifier) is None
     assert find_repository(ecr, repository_name("minimal")) is None
     assert final_snapshots(rds, identifier) == []
     assert "DeletedDate" in aws_client(moto_server, "secretsmanager").describe_secret(SecretId=secret_arn)
+    # The service, its task definitions, its execution role and its logs go too.
+    assert service_is_gone(ecs, "minimal"), find_service(ecs, "minimal")
+    assert active_task_definitions(ecs, "minimal") == []
+    assert find_role(iam, "minimal") is None and not log_group_exists(logs, "minimal")
 
 
 def test_deleting_with_policy_snapshot_leaves_a_final_snapshot(kubectl, operator, moto_server, local_example):
     body = local_example("oscar.yaml", "snapshotted")  # us-east-2, deletion protection on, deletionPolicy Snapshot
     assert body["spec"]["deletionPolicy"] == "Snapshot" and body["spec"]["database"]["deletionProtection"]
     kubectl.run("apply", "-n", NAMESPACE, "-f", "-", stdin=yaml.safe_dump(body))
-    image = steps_done(kubectl, "snapshotted")["status"]["image"]
-    ecr = aws_client(moto_server, "ecr", "us-east-2")
+    image = steps_done(kubectl, "snapshotted", schema=True)["status"]["image"]
+    ecr, ecs = aws_client(moto_server, "ecr", "us-east-2"), aws_client(moto_server, "ecs", "us-east-2")
+    iam, logs = aws_client(moto_server, "iam", "us-east-2"), aws_client(moto_server, "logs", "us-east-2")
     rds, identifier = aws_client(moto_server, "rds", "us-east-2"), cluster_identifier("snapshotted")
     assert find_cluster(rds, identifier)["DeletionProtection"] is True
+    assert find_service(ecs, "snapshotted")["status"] == "ACTIVE"
     delete_and_wait(kubectl, "snapshotted")
+    # The service holds no data: it goes whatever the policy, with its task definitions and execution role;
+    # the logs are kept, as the snapshot keeps the data.
+    assert service_is_gone(ecs, "snapshotted"), find_service(ecs, "snapshotted")
+    assert active_task_definitions(ecs, "snapshotted") == []
+    assert find_role(iam, "snapshotted") is None and log_group_exists(logs, "snapshotted")
     assert find_cluster(rds, identifier) is None
     ours = final_snapshots(rds, identifier)
     assert len(ours) == 1, ours

@@ -40,7 +40,7 @@ def test_reconcile_prints_the_status_it_would_write(aws, source_image, tmp_path)
     status = yaml.safe_load(result.stdout)["status"]
     assert status["phase"] == "Provisioning"
     first = {c["type"]: c for c in status["conditions"]}
-    assert set(first) == {"Ready", "Reconciling", "Stalled", "DatabaseReady", "ImageReplicated"}
+    assert set(first) == {"Ready", "Reconciling", "Stalled", "DatabaseReady", "ImageReplicated", "ServiceStable"}
     assert (first["DatabaseReady"]["status"], first["DatabaseReady"]["reason"]) == ("False", "Creating")
     assert (first["ImageReplicated"]["status"], first["ImageReplicated"]["reason"]) == ("True", "Replicated")
     identifier = status["database"]["clusterIdentifier"]
@@ -52,7 +52,8 @@ def test_reconcile_prints_the_status_it_would_write(aws, source_image, tmp_path)
     status = yaml.safe_load(result.stdout)["status"]
     second = {c["type"]: c for c in status["conditions"]}
     assert second["DatabaseReady"]["status"] == "True", second["DatabaseReady"]
-    assert status["phase"] == "Migrating"
+    assert (second["ServiceStable"]["status"], second["ServiceStable"]["reason"]) == ("True", "Stable")
+    assert status["phase"] == "Migrating"  # the one step this version does not run yet
     assert status["database"]["clusterIdentifier"] == identifier and status["database"]["endpoint"]
 
 

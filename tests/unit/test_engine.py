@@ -21,9 +21,9 @@ def test_first_status_has_every_summary_condition_and_the_steps(aws):
     got = {t: (c["status"], c["reason"]) for t, c in conditions(result.status).items()}
     assert got == {"Ready": ("False", "Creating"), "Reconciling": ("True", "Progressing"),
                    "Stalled": ("False", "SpecValid"), "DatabaseReady": ("False", "Creating"),
-                   "ImageReplicated": ("True", "Replicated")}
+                   "ImageReplicated": ("True", "Replicated"), "ServiceStable": ("False", "WaitingForSteps")}
     assert [c["type"] for c in result.status["conditions"]] == ["Ready", "Reconciling", "Stalled", "DatabaseReady",
-                                                               "ImageReplicated"]
+                                                               "ImageReplicated", "ServiceStable"]
     assert all(c["observedGeneration"] == 3 for c in result.status["conditions"])
 
 
@@ -56,7 +56,8 @@ def test_paused_changes_nothing_and_says_so(aws):
     result = engine.reconcile(body)
     assert result.status["phase"] == "Paused" and result.retry_after is None
     reasons = {t: c["reason"] for t, c in conditions(result.status).items()}
-    assert reasons == {"Ready": "Paused", "Reconciling": "Paused", "Stalled": "Paused", "DatabaseReady": "NotFound"}
+    assert reasons == {"Ready": "Paused", "Reconciling": "Paused", "Stalled": "Paused", "DatabaseReady": "NotFound",
+                       "ServiceStable": "NotFound"}
 
 
 def test_a_spec_that_never_parsed_has_nothing_to_tear_down():

@@ -54,6 +54,24 @@ def allow_from_groups(region: str | None, group_id: str, port: int, source_group
             _ec2(region).authorize_security_group_ingress(GroupId=group_id, IpPermissions=[permission])
 
 
+@translated("ec2.AuthorizeSecurityGroupIngress")
+def allow_from_anywhere(region: str | None, group_id: str, port: int) -> None:
+    """Admit TCP `port` from any IPv4 address (the app's public port); a rule already there is fine."""
+    permission = {"IpProtocol": "tcp", "FromPort": port, "ToPort": port,
+                  "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "appmod-operator: the service's port"}]}
+    with clients.tolerating("InvalidPermission.Duplicate"):
+        _ec2(region).authorize_security_group_ingress(GroupId=group_id, IpPermissions=[permission])
+
+
+@translated("ec2.DescribeNetworkInterfaces")
+def public_ip(region: str | None, interface_id: str) -> str | None:
+    """The public IPv4 address of a network interface, if it has one."""
+    with clients.tolerating("InvalidNetworkInterfaceID.NotFound"):
+        found = _ec2(region).describe_network_interfaces(NetworkInterfaceIds=[interface_id])["NetworkInterfaces"]
+        return (found[0].get("Association") or {}).get("PublicIp") if found else None
+    return None
+
+
 @translated("ec2.DeleteSecurityGroup")
 def delete_security_group(region: str | None, group_id: str) -> None:
     with clients.tolerating("InvalidGroup.NotFound"):

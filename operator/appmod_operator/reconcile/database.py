@@ -10,13 +10,14 @@ are refused. Called by engine.py.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from appmod_operator.aws import clients, rds, secrets
 from appmod_operator.errors import NotOwned, UnsafeChange
 from appmod_operator.names import Owner
 from appmod_operator.reconcile import credentials, network
-from appmod_operator.reconcile.outcome import StepOutcome
+from appmod_operator.reconcile.outcome import Context, StepOutcome
 from appmod_operator.spec import AppSpec, Database
 from appmod_operator.status import Reason
 
@@ -33,20 +34,41 @@ IMMUTABLE = (("spec.database.engine", "Engine", "engine"),
 log = logging.getLogger(__name__)
 
 
-def ensure_database(app: AppSpec, owner: Owner) -> StepOutcome:
+def ensure_database(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
     region, db = app.region, app.database
     cluster = _find_owned_cluster(region, owner)
     if cluster is not None:
         _refuse_unsafe_changes(cluster, db)
     secret = credentials.ensure_credentials(region, owner, db)
+    corrections: tuple[str, ...] = ()
     if cluster is None:
+        if (context.previous.get("database") or {}).get("clusterArn"):
+            corrections = (f"Aurora cluster {owner.cluster_identifier} was deleted outside the operator; "
+                           "creating it again (its data comes back with the migration step)",)
         where = network.ensure_network(app, owner)
         log.info("%s: creating Aurora cluster %s", owner.ref, owner.cluster_identifier)
         cluster = rds.create_cluster(region, build_cluster_request(db, owner, secret.password, where))
         secret = credentials.ensure_current(region, secret, db, cluster)
     elif cluster["Status"] == AVAILABLE:  # AWS refuses changes to a cluster that is busy
         cluster, secret = _converge(region, cluster, db, owner, secret)
-    return build_report(cluster, _ensure_writer(region, cluster, owner), secret.arn)
+    report = build_report(cluster, _ensure_writer(region, cluster, owner), secret.arn)
+    return dataclasses.replace(report, corrections=corrections)
+
+
+def check_database(app: AppSpec, owner: Owner, context: Context) -> StepOutcome | None:
+    """The resync's cheap look (one AWS read) at a database the last pass left ready: the report when the
+    cluster still matches the spec and its writer is still a member, else None (the full step runs)."""
+    cluster = rds.find_cluster(app.region, owner.cluster_identifier)
+    previous = context.previous.get("database") or {}
+    if (cluster is None or not owner.owns(clients.tag_dict(cluster.get("TagList"))) or cluster["Status"] != AVAILABLE
+            or build_refusal(cluster, app.database) or build_changes(cluster, app.database)
+            or cluster.get("Endpoint") != previous.get("endpoint")):
+        return None
+    members = [m["DBInstanceIdentifier"] for m in cluster.get("DBClusterMembers", ()) if m.get("IsClusterWriter")]
+    if not members:
+        return None
+    writer = {"DBInstanceIdentifier": members[0], "DBInstanceStatus": AVAILABLE}  # available when last looked at
+    return build_report(cluster, writer, previous.get("secretArn"))
 
 
 def observe_database(app: AppSpec, owner: Owner) -> StepOutcome:

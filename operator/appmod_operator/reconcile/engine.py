@@ -17,16 +17,35 @@ from datetime import UTC, datetime
 from appmod_operator import config, spec, status
 from appmod_operator.errors import AwsError, RegistryError, UserError
 from appmod_operator.names import Owner
-from appmod_operator.reconcile import database, image, repository
-from appmod_operator.reconcile.outcome import Result, StepOutcome
-from appmod_operator.status import DATABASE_READY, IMAGE_REPLICATED, READY, RECONCILING, STALLED, Phase, Reason
+from appmod_operator.reconcile import database, image, repository, schema, service
+from appmod_operator.reconcile.outcome import Context, Result, StepOutcome
+from appmod_operator.status import (
+    DATABASE_READY,
+    IMAGE_REPLICATED,
+    READY,
+    RECONCILING,
+    SCHEMA_MIGRATED,
+    SERVICE_STABLE,
+    STALLED,
+    Phase,
+    Reason,
+)
 
 # The steps in design.md's order: condition, the function that converges it, the phase while it is not done.
-# Each runs even when an earlier one is still waiting on AWS (the image copy need not wait for the database).
-STEPS = ((DATABASE_READY, database.ensure_database, Phase.PROVISIONING),
-         (IMAGE_REPLICATED, image.ensure_image, Phase.DEPLOYING))
+# Each runs even when an earlier one is still waiting on AWS (the image copy need not wait for the database);
+# a step that needs another's result says so in its own condition (the service waits for both).
+# `check` is the resync's cheap look at a step the last pass left done for this generation (at most one
+# AWS read each, so a resource whose AWS state matches costs a few reads per tick); when it returns None,
+# `ensure` runs in full.
+# `applies` leaves out a step the spec does not ask for: the schema step runs the app's own command only
+# (AppCommand); Convert's schema comes with the data migration.
+STEPS = ((DATABASE_READY, lambda app: True, database.check_database, database.ensure_database, Phase.PROVISIONING),
+         (IMAGE_REPLICATED, lambda app: True, image.check_image, image.ensure_image, Phase.DEPLOYING),
+         (SCHEMA_MIGRATED, lambda app: app.migration.schema_strategy != "Convert", schema.check_schema,
+          schema.ensure_schema, Phase.MIGRATING),
+         (SERVICE_STABLE, lambda app: True, service.check_service, service.ensure_service, Phase.DEPLOYING))
 # Steps that are not built yet; Ready stays False and says which, rather than claiming them done.
-NOT_YET_BUILT = "schema migration, data migration and the service are not run by this version"
+NOT_YET_BUILT = "the data migration step (and Convert's schema) is not run by this version"
 # Failures worth another pass soon: AWS or a registry not answering as it should.
 TRANSIENT = (AwsError, RegistryError)
 
@@ -44,10 +63,15 @@ def reconcile(body: Mapping) -> Result:
         return pass_.stalled(e)
     with _locks[pass_.owner.uid]:
         if app.paused:
-            return pass_.paused(database.observe_database(app, pass_.owner))
-        for condition, ensure, phase in STEPS:
+            return pass_.paused({DATABASE_READY: database.observe_database(app, pass_.owner),
+                                 SERVICE_STABLE: service.observe_service(app, pass_.owner)})
+        for condition, applies, check, ensure, phase in STEPS:
+            if not applies(app):
+                continue
             try:
-                pass_.step(condition, ensure(app, pass_.owner), phase)
+                context = pass_.context()
+                outcome = check(app, pass_.owner, context) if pass_.was_done(condition) else None
+                pass_.step(condition, outcome or ensure(app, pass_.owner, context), phase)
             except UserError as e:
                 return pass_.stalled(e, condition)
             except TRANSIENT as e:
@@ -63,7 +87,8 @@ def teardown(body: Mapping) -> Result:
     except UserError:
         return Result({})  # a spec that never parsed never made anything in AWS
     at = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-    removals = ((IMAGE_REPLICATED, lambda: repository.delete_repository(app, pass_.owner)),
+    removals = ((SERVICE_STABLE, lambda: service.delete_service(app, pass_.owner)),
+                (IMAGE_REPLICATED, lambda: repository.delete_repository(app, pass_.owner)),
                 (DATABASE_READY, lambda: database.delete_database(app, pass_.owner, at)))
     waiting = []
     with _locks[pass_.owner.uid]:
@@ -84,17 +109,34 @@ class _Pass:
         meta = body.get("metadata", {})
         self.owner = Owner(meta.get("namespace", "default"), meta.get("name", ""), meta.get("uid", ""))
         self.generation = meta.get("generation", 1)
-        self.conditions = status.Conditions(body.get("status", {}).get("conditions"), self.generation, status.now())
+        self.previous = body.get("status") or {}
+        self.conditions = status.Conditions(self.previous.get("conditions"), self.generation, status.now())
         self.parts: dict = {}
+        self.done: set[str] = set()
+        self.corrections: list[str] = []
         self.pending: list[tuple[StepOutcome, str]] = []  # steps not done yet, with their phase
+
+    def was_done(self, condition: str) -> bool:
+        """Whether the last pass left this step done, for the generation being reconciled now."""
+        before = next((c for c in self.previous.get("conditions", ()) if c.get("type") == condition), {})
+        return before.get("status") == "True" and before.get("observedGeneration") == self.generation
+
+    def context(self) -> Context:
+        return Context(self.previous, dict(self.parts), frozenset(self.done), self.generation)
 
     def step(self, condition: str, outcome: StepOutcome, phase: str) -> None:
         self._step(condition, outcome)
-        if not outcome.done:
+        self.corrections += outcome.corrections
+        if outcome.done:
+            self.done.add(condition)
+        else:
             self.pending.append((outcome, phase))
 
     def progressed(self) -> Result:
         """The summary once every step ran: the first step not done speaks for the resource."""
+        stalled = next((o for o, _ in self.pending if o.stalled), None)
+        if stalled:
+            return self._stalled_by(stalled)
         self.conditions.set(STALLED, False, Reason.SPEC_VALID, "spec is valid")
         if self.pending:
             outcome, phase = self.pending[0]
@@ -104,6 +146,13 @@ class _Pass:
         self.conditions.set(RECONCILING, True, Reason.STEPS_PENDING, NOT_YET_BUILT)
         self.conditions.set(READY, False, Reason.STEPS_PENDING, NOT_YET_BUILT)
         return self.result(Phase.MIGRATING, NOT_YET_BUILT)
+
+    def _stalled_by(self, outcome: StepOutcome) -> Result:
+        """A step that reported it cannot finish without the user (a failed migration command)."""
+        self.conditions.set(STALLED, True, outcome.reason, outcome.message)
+        self.conditions.set(RECONCILING, False, Reason.STALLED, "waiting for a change by the user")
+        self.conditions.set(READY, False, outcome.reason, outcome.message)
+        return self.result(Phase.FAILED, outcome.message)
 
     def stalled(self, error: UserError, step: str | None = None) -> Result:
         # Not retried soon: the resource waits for a new generation (or the resync timer, for AWS).
@@ -129,8 +178,9 @@ class _Pass:
         self.conditions.set(READY, False, Reason.DELETING, outcome.message)
         return self.result(Phase.DELETING, outcome.message, waiting=True)
 
-    def paused(self, outcome: StepOutcome) -> Result:
-        self._step(DATABASE_READY, outcome)
+    def paused(self, observed: dict[str, StepOutcome]) -> Result:
+        for condition, outcome in observed.items():
+            self._step(condition, outcome)
         self.conditions.set(STALLED, False, Reason.PAUSED, "spec.paused is true")
         self.conditions.set(RECONCILING, False, Reason.PAUSED, "spec.paused is true: observing only, changing nothing")
         self.conditions.set(READY, False, Reason.PAUSED, "spec.paused is true")
@@ -138,9 +188,10 @@ class _Pass:
 
     def _step(self, step: str, outcome: StepOutcome) -> None:
         self.conditions.set(step, outcome.done, outcome.reason, outcome.message)
-        self.parts.update(outcome.status)
+        for key, part in outcome.status.items():  # status.migration has a part per step (schema, data)
+            self.parts[key] = {**self.parts.get(key, {}), **part} if key == "migration" else part
 
     def result(self, phase: str, message: str, waiting: bool = False) -> Result:
         body = {"observedGeneration": self.generation, "phase": phase, "conditions": self.conditions.as_list(),
                 **self.parts}
-        return Result(body, config.current().poll_seconds if waiting else None, message)
+        return Result(body, config.current().poll_seconds if waiting else None, message, tuple(self.corrections))

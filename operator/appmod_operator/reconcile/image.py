@@ -15,7 +15,7 @@ from appmod_operator import config
 from appmod_operator.errors import SpecError
 from appmod_operator.names import Owner
 from appmod_operator.reconcile import pull_secret, repository
-from appmod_operator.reconcile.outcome import StepOutcome
+from appmod_operator.reconcile.outcome import Context, StepOutcome
 from appmod_operator.registry import copy, docker, reference
 from appmod_operator.registry.client import Registry
 from appmod_operator.spec import AppSpec
@@ -24,19 +24,16 @@ from appmod_operator.status import Reason
 log = logging.getLogger(__name__)
 
 
-def ensure_image(app: AppSpec, owner: Owner) -> StepOutcome:
+def ensure_image(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
     repo = repository.ensure_repository(app, owner)
     login = repository.login(app.region)
     ref = parse_source(app)
-    source_credentials = (pull_secret.credentials(owner.namespace, app.source.image_pull_secret, ref.registry)
-                          if app.source.image_pull_secret else None)
-    source = Registry(ref.registry, side="the source registry", credentials=source_credentials,
-                      insecure=ref.registry in config.current().insecure_registries)
+    source = _source_registry(app, owner, ref)
     target = Registry(login.host, side="ECR", credentials=(login.username, login.password),
                       insecure=login.url.startswith("http://"))
     try:
         if app.image.via == "Docker":
-            source_digest, digest, note = _via_docker(app, ref, source, target, repo.name, source_credentials, login)
+            source_digest, digest, note = _via_docker(app, ref, source, target, repo.name, login)
         else:
             report = copy.copy_image(source, ref, target, repo.name, app.source.platform)
             source_digest, digest, note = report.source_digest, report.digest, ""
@@ -47,8 +44,34 @@ def ensure_image(app: AppSpec, owner: Owner) -> StepOutcome:
         source.close()
         target.close()
     status = {"image": {"repositoryUri": repo.uri, "sourceDigest": source_digest, "digest": digest}}
+    corrections = (f"ECR repository {repo.name} was deleted outside the operator; created it again and copied "
+                   f"{ref} into it",) if repo.created and context.previous.get("image") else ()
     return StepOutcome(True, Reason.REPLICATED, f"{ref} is in {repo.uri}@{digest}" + (f" ({note})" if note else ""),
-                       status)
+                       status, corrections=corrections)
+
+
+def check_image(app: AppSpec, owner: Owner, context: Context) -> StepOutcome | None:
+    """The resync's cheap look at an image the last pass copied (one AWS read, the repository): the
+    report when the repository is there, the source's tag still names the digest copied, and ECR still
+    has it under our tag; else None (the full step runs, copying what changed)."""
+    previous = context.previous.get("image") or {}
+    if repository.find_repository(app) is None or not previous.get("sourceDigest"):
+        return None
+    ref, login = parse_source(app), repository.login(app.region)
+    source = _source_registry(app, owner, ref)
+    target = Registry(login.host, side="ECR", credentials=(login.username, login.password),
+                      insecure=login.url.startswith("http://"))
+    try:
+        top = source.get_manifest(ref.repository, ref.reference)
+        digest = top.child_for(app.source.platform, str(ref))["digest"] if top.is_index else top.digest
+        if digest != previous["sourceDigest"] or target.manifest_digest(
+                app.image.repository, copy.target_tag(ref, digest)) != previous.get("digest"):
+            return None
+    finally:
+        source.close()
+        target.close()
+    return StepOutcome(True, Reason.REPLICATED, f"{ref} is in {previous['repositoryUri']}@{previous['digest']}",
+                       {"image": dict(previous)})
 
 
 def parse_source(app: AppSpec) -> reference.Reference:
@@ -58,8 +81,15 @@ def parse_source(app: AppSpec) -> reference.Reference:
         raise SpecError("spec.source.image", str(e)) from None
 
 
+def _source_registry(app: AppSpec, owner: Owner, ref: reference.Reference) -> Registry:
+    credentials = (pull_secret.credentials(owner.namespace, app.source.image_pull_secret, ref.registry)
+                   if app.source.image_pull_secret else None)
+    return Registry(ref.registry, side="the source registry", credentials=credentials,
+                    insecure=ref.registry in config.current().insecure_registries)
+
+
 def _via_docker(app: AppSpec, ref: reference.Reference, source: Registry, target: Registry, repository_name: str,
-                source_credentials: tuple[str, str] | None, login: repository.RegistryLogin) -> tuple[str, str, str]:
+                login: repository.RegistryLogin) -> tuple[str, str, str]:
     """The engine recompresses layers, so its digest is not the source's: the source digest (asked of the
     source registry) names the tag, and a tag already pushed is not pushed again."""
     top = source.get_manifest(ref.repository, ref.reference)
@@ -71,6 +101,5 @@ def _via_docker(app: AppSpec, ref: reference.Reference, source: Registry, target
     made = docker.copy_with_docker(
         f"{ref.registry}/{ref.repository}@{source_digest}", login.host, repository_name, tag,
         platform=app.source.platform, docker_host=config.current().docker_host,
-        source_auth=dict(zip(("username", "password"), source_credentials, strict=True)) if source_credentials
-        else None, target_auth={"username": login.username, "password": login.password})
+        source_auth=source.credentials_dict(), target_auth={"username": login.username, "password": login.password})
     return source_digest, made.digest, made.note

@@ -6,6 +6,7 @@ phase; handlers.py and cli.py read `Result`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -19,6 +20,19 @@ class StepOutcome:
     message: str
     status: dict = field(default_factory=dict)
     waiting: bool = False
+    corrections: tuple[str, ...] = ()  # drift put right this pass, each said in an event
+    stalled: bool = False  # not done, and it will not be until the user changes something
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a step may know besides the spec: the status before this pass (to tell drift from a first
+    creation), the status parts earlier steps wrote this pass, and which steps are done."""
+
+    previous: Mapping
+    current: Mapping
+    done: frozenset[str]
+    generation: int = 1
 
 
 @dataclass(frozen=True)
@@ -28,3 +42,4 @@ class Result:
     status: dict
     retry_after: float | None = None
     message: str = ""
+    corrections: tuple[str, ...] = ()

@@ -40,6 +40,7 @@ class Repository:
     name: str
     uri: str
     arn: str
+    created: bool = False  # by this call: with a status that had an image, that is drift put right
 
 
 @dataclass(frozen=True)
@@ -68,11 +69,17 @@ def ensure_repository(app: AppSpec, owner: Owner) -> Repository:
     repository with the spec's name that is not ours."""
     region, image = app.region, app.image
     found = ecr.find_repository(region, image.repository)
-    if found is None:
+    created = found is None
+    if created:
         found = _create(region, image, owner)
     else:
         _converge(region, found, image, owner)
-    return Repository(found["repositoryName"], found["repositoryUri"], found["repositoryArn"])
+    return Repository(found["repositoryName"], found["repositoryUri"], found["repositoryArn"], created)
+
+
+def find_repository(app: AppSpec) -> dict | None:
+    """The repository as ECR describes it, or None (the resync's check; no tags, no policy)."""
+    return ecr.find_repository(app.region, app.image.repository)
 
 
 def delete_repository(app: AppSpec, owner: Owner) -> StepOutcome:

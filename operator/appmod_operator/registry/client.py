@@ -56,6 +56,10 @@ class Registry:
     def __repr__(self) -> str:
         return f"Registry({self.host!r}, side={self.side!r})"
 
+    def credentials_dict(self) -> dict | None:
+        """The credentials as a Docker engine takes them (the Docker backend pulls with them)."""
+        return dict(zip(("username", "password"), self._credentials, strict=True)) if self._credentials else None
+
     def close(self) -> None:
         self.session.close()
 

@@ -1,0 +1,156 @@
+"""What the Fargate service's tasks run with: the ECS task execution role (pulls the image from ECR,
+writes the containers' logs, reads our database secret to hand it to the container) and the CloudWatch
+Logs log group the containers write to; and their removal at teardown, per `spec.deletionPolicy`.
+
+Shape (design.md): find, create if absent, compare, update. A role or log group with our name is used
+only when it carries our owner tag. Policy documents are compared parsed, so neither whitespace nor
+IAM's URL-encoding makes a difference; only what differs is written. Called by the service step and
+its teardown (reconcile/service.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from appmod_operator.aws import clients, iam, logs
+from appmod_operator.errors import NotOwned
+from appmod_operator.names import OWNER_TAG, Owner
+from appmod_operator.reconcile.outcome import StepOutcome
+from appmod_operator.spec import AppSpec
+from appmod_operator.status import Reason
+
+# ECR pulls and CloudWatch Logs writes, as AWS keeps them current:
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html
+MANAGED_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+INLINE_POLICY_NAME = "appmod-database-secret"
+POLICY_VERSION = "2012-10-17"
+# Long enough to look back at an incident a few weeks old, short enough not to pay for logs forever
+# (a log group without a retention policy keeps its events indefinitely).
+RETENTION_DAYS = 30
+
+log = logging.getLogger(__name__)
+
+
+def build_trust_policy() -> dict:
+    """Lets ECS tasks, and nothing else, assume the role."""
+    return {"Version": POLICY_VERSION, "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+
+
+def build_secret_policy(secret_arn: str) -> dict:
+    """Read access to exactly our secret, nothing else. No kms:Decrypt: the secret is encrypted with
+    Secrets Manager's AWS managed key, which needs none
+    (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/secrets-envvar-secrets-manager.html)."""
+    return {"Version": POLICY_VERSION, "Statement": [{
+        "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret_arn}]}
+
+
+def ensure_execution_role(app: AppSpec, owner: Owner, secret_arn: str) -> str:
+    """The role's ARN; the role made if absent, its trust policy, the managed policy and the read access
+    to `secret_arn` put right otherwise. Raises NotOwned for a role with our name that is not ours.
+    Policies someone else attached to our role are left alone. IAM is eventually consistent: a task
+    started right after the role is made may fail to assume it for a few seconds
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency)."""
+    region, name = app.region, owner.execution_role_name
+    role = iam.find_role(region, name)
+    if role is None:
+        log.info("%s: creating IAM role %s", owner.ref, name)
+        role = iam.create_role(region, name, json.dumps(build_trust_policy()),
+                               f"appmod-operator: ECS task execution role of {owner.ref}", owner.tags)
+    else:
+        _converge_role(region, role, owner)
+    if MANAGED_POLICY not in iam.attached_policy_arns(region, name):
+        log.info("%s: attaching %s to IAM role %s", owner.ref, MANAGED_POLICY, name)
+        iam.attach_policy(region, name, MANAGED_POLICY)
+    wanted = build_secret_policy(secret_arn)
+    if iam.find_inline_policy(region, name, INLINE_POLICY_NAME) != wanted:
+        log.info("%s: granting IAM role %s read access to secret %s", owner.ref, name, secret_arn)
+        iam.put_inline_policy(region, name, INLINE_POLICY_NAME, json.dumps(wanted))
+    return role["Arn"]
+
+
+def ensure_log_group(app: AppSpec, owner: Owner) -> str:
+    """The log group's name; the group made if absent with a retention of RETENTION_DAYS, its retention
+    put back otherwise. Raises NotOwned for a log group with our name that is not ours."""
+    region, name = app.region, owner.log_group_name
+    found = logs.find_log_group(region, name)
+    if found is None:
+        log.info("%s: creating log group %s", owner.ref, name)
+        logs.create_log_group(region, name, owner.tags)
+        logs.put_retention(region, name, RETENTION_DAYS)  # CreateLogGroup takes no retention
+        return name
+    tags = logs.find_tags(region, found["logGroupArn"])  # DescribeLogGroups does not return them
+    if not owner.owns(tags):
+        raise NotOwned(f"log group {name} exists but is not tagged {OWNER_TAG}={owner.ref}; it is not touched: "
+                       "delete it, or add the tag to adopt it")
+    if any(tags.get(k) != v for k, v in owner.tags.items()):
+        logs.tag(region, found["logGroupArn"], owner.tags)  # adopted by a re-created resource: its uid now
+    if found.get("retentionInDays") != RETENTION_DAYS:
+        log.info("%s: setting the retention of log group %s to %d days", owner.ref, name, RETENTION_DAYS)
+        logs.put_retention(region, name, RETENTION_DAYS)
+    return name
+
+
+def delete_execution(app: AppSpec, owner: Owner) -> StepOutcome:
+    """Removes, of what is ours, what `spec.deletionPolicy` says; already absent is fine. To be called
+    once the service's tasks are gone: Fargate writes their logs with the execution role.
+
+    - Delete: the role (its policies first) and the log group with its logs.
+    - Snapshot: the role only. The logs are kept, as the final snapshot keeps the data: they are the
+      record of what the application did. The role holds nothing worth keeping, is made again the same
+      on demand, and would otherwise leave a standing grant on the secret.
+    - Retain: both kept.
+    """
+    policy, role, group = app.deletion_policy, owner.execution_role_name, owner.log_group_name
+    if policy == "Retain":
+        return StepOutcome(True, Reason.RETAINED, f"deletionPolicy Retain: IAM role {role} and log group {group} "
+                           "are kept")
+    results = [_delete_role(app.region, owner)]
+    if policy == "Delete":
+        results.append(_delete_log_group(app.region, owner))
+    else:
+        results.append((False, f"deletionPolicy {policy}: log group {group} and its logs are kept"))
+    removed = any(done for done, _ in results)
+    return StepOutcome(True, Reason.DELETING if removed else Reason.RETAINED, "; ".join(m for _, m in results))
+
+
+def _converge_role(region: str | None, role: dict, owner: Owner) -> None:
+    name, tags = role["RoleName"], clients.tag_dict(role.get("Tags"))
+    if not owner.owns(tags):
+        raise NotOwned(f"IAM role {name} exists but is not tagged {OWNER_TAG}={owner.ref}; it is not touched: "
+                       "delete it, or add the tag to adopt it")
+    if any(tags.get(k) != v for k, v in owner.tags.items()):
+        iam.tag_role(region, name, owner.tags)  # adopted by a re-created resource: its uid now
+    if role["AssumeRolePolicyDocument"] != build_trust_policy():
+        log.info("%s: setting the trust policy of IAM role %s", owner.ref, name)
+        iam.update_trust_policy(region, name, json.dumps(build_trust_policy()))
+
+
+def _delete_role(region: str | None, owner: Owner) -> tuple[bool, str]:
+    """(whether the role is now gone, what was done). IAM deletes a role only without policies."""
+    name = owner.execution_role_name
+    role = iam.find_role(region, name)
+    if role is None:
+        return True, f"IAM role {name} is gone"
+    if not owner.owns(clients.tag_dict(role.get("Tags"))):
+        return False, f"IAM role {name} is not ours (no {OWNER_TAG}={owner.ref} tag); left alone"
+    log.info("%s: deleting IAM role %s and its policies", owner.ref, name)
+    for arn in iam.attached_policy_arns(region, name):
+        iam.detach_policy(region, name, arn)
+    for policy_name in iam.inline_policy_names(region, name):
+        iam.delete_inline_policy(region, name, policy_name)
+    iam.delete_role(region, name)
+    return True, f"IAM role {name} is deleted"
+
+
+def _delete_log_group(region: str | None, owner: Owner) -> tuple[bool, str]:
+    name = owner.log_group_name
+    found = logs.find_log_group(region, name)
+    if found is None:
+        return True, f"log group {name} is gone"
+    if not owner.owns(logs.find_tags(region, found["logGroupArn"])):
+        return False, f"log group {name} is not ours (no {OWNER_TAG}={owner.ref} tag); left alone"
+    log.info("%s: deleting log group %s and its logs", owner.ref, name)
+    logs.delete_log_group(region, name)
+    return True, f"log group {name} and its logs are deleted"

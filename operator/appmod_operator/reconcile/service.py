@@ -1,0 +1,263 @@
+"""The service step: an ECS Fargate service running the image from ECR by digest, wired to the
+database through Secrets Manager, kept as `spec.service` says and reported as `status.service` and
+the ServiceStable condition; and its removal at teardown.
+
+Shape (design.md): find, create if absent, compare, update, report. Drift (a deleted service, a
+changed desired count, a task definition swapped out of band) is put back and said in
+`StepOutcome.corrections`, which the operator posts as events. A new task definition revision is
+registered only when what we would register differs from what runs; superseded revisions of our
+family are deregistered. Called by engine.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from appmod_operator.aws import ec2, ecs
+from appmod_operator.names import Owner
+from appmod_operator.reconcile import execution, network
+from appmod_operator.reconcile.outcome import Context, StepOutcome
+from appmod_operator.spec import AppSpec
+from appmod_operator.status import DATABASE_READY, IMAGE_REPLICATED, SCHEMA_MIGRATED, Reason
+
+CONTAINER = "app"
+log = logging.getLogger(__name__)
+
+
+def ensure_service(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
+    # The app's own schema migration runs before its new code (AppCommand); Convert's is the data step's.
+    needed = (DATABASE_READY, IMAGE_REPLICATED) + ((SCHEMA_MIGRATED,) if app.migration.schema_strategy == "AppCommand"
+                                                   else ())
+    waiting = [c for c in needed if c not in context.done]
+    if waiting:
+        return StepOutcome(False, Reason.WAITING, f"the service starts once {' and '.join(waiting)} "
+                           f"{'is' if len(waiting) == 1 else 'are'} True")
+    region, svc = app.region, app.service
+    cluster = ensure_cluster(region, svc.cluster, owner)
+    secret_arn = context.current["database"]["secretArn"]
+    role_arn = execution.ensure_execution_role(app, owner, secret_arn)
+    wanted = build_task_definition(app, owner, context.current["image"], secret_arn, role_arn,
+                                   execution.ensure_log_group(app, owner))
+    subnets, groups = network.ensure_service_network(app, owner)
+    service = ecs.find_service(region, svc.cluster, owner.task_family)
+    task_definition = ensure_task_definition(region, wanted, service)
+    corrections: list[str] = []
+    if service is None:
+        if (context.previous.get("service") or {}).get("serviceArn"):
+            corrections.append(f"ECS service {owner.task_family} was deleted outside the operator; created it again")
+        log.info("%s: creating ECS service %s in cluster %s", owner.ref, owner.task_family, svc.cluster)
+        service = ecs.create_service(region, build_service_request(app, owner, task_definition, subnets, groups))
+    else:
+        changes = build_service_changes(service, app, task_definition, subnets, groups)
+        corrections += build_corrections(service, changes, context.previous.get("service") or {})
+        if changes:
+            log.info("%s: updating ECS service %s: %s", owner.ref, owner.task_family, ", ".join(sorted(changes)))
+            service = ecs.update_service(region, svc.cluster, owner.task_family, changes)
+    _deregister_superseded(region, owner.task_family, task_definition)
+    return build_report(app, cluster, service, _endpoint(app, service), tuple(corrections))
+
+
+def check_service(app: AppSpec, owner: Owner, context: Context) -> StepOutcome | None:
+    """The resync's cheap look (one AWS read) at a service the last pass left stable: the report when it
+    still runs our task definition at the spec's desired count and is stable, else None (the full step
+    runs and puts right what drifted). The endpoint is the one found last time; while none has been
+    found for running tasks, the full step looks again."""
+    previous = context.previous.get("service") or {}
+    service = ecs.find_service(app.region, app.service.cluster, owner.task_family)
+    if (service is None or service.get("taskDefinition") != previous.get("taskDefinitionArn")
+            or service.get("desiredCount") != app.service.desired_count
+            or service.get("runningCount") != previous.get("runningCount")
+            or (app.service.assign_public_ip and service.get("runningCount") and not previous.get("endpoint"))):
+        return None
+    report = build_report(app, {"clusterArn": previous.get("clusterArn")}, service, previous.get("endpoint"))
+    return report if report.done else None
+
+
+def observe_service(app: AppSpec, owner: Owner) -> StepOutcome:
+    """Paused: what runs, changing nothing (one AWS read)."""
+    found = ecs.find_service(app.region, app.service.cluster, owner.task_family)
+    if found is None:
+        return StepOutcome(False, Reason.NOT_FOUND, f"ECS service {owner.task_family} does not exist; paused, so it "
+                           "is not created")
+    report = build_report(app, {}, found, None)
+    return StepOutcome(report.done, report.reason, report.message, report.status)
+
+
+def delete_service(app: AppSpec, owner: Owner) -> StepOutcome:
+    """The service goes whatever the deletion policy (it holds no data); then its task definitions and,
+    per policy, the execution role and logs (execution.py). The shared ECS cluster stays."""
+    region, svc = app.region, app.service
+    service = ecs.find_service(region, svc.cluster, owner.task_family)
+    if service is not None and owner.owns(ecs.tag_dict(service.get("tags"))):
+        log.info("%s: deleting ECS service %s", owner.ref, owner.task_family)
+        ecs.delete_service(region, svc.cluster, owner.task_family)
+    for arn in ecs.active_revisions(region, owner.task_family):
+        ecs.deregister_task_definition(region, arn)
+    return execution.delete_execution(app, owner)
+
+
+def build_task_definition(app: AppSpec, owner: Owner, image: Mapping, secret_arn: str, role_arn: str,
+                          log_group: str) -> dict:
+    """The RegisterTaskDefinition request: the image by digest (never a tag that can move), and the
+    database URL from the secret's `url` key, never a plain environment value
+    (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/secrets-envvar-secrets-manager.html)."""
+    svc = app.service
+    container = {
+        "name": CONTAINER,
+        "image": f"{image['repositoryUri']}@{image['digest']}",
+        "essential": True,
+        # The task's whole memory, which is what Fargate gives a container that names none; said
+        # explicitly because moto's RunTask cannot size a task without it.
+        "memory": int(svc.memory),
+        "portMappings": [{"containerPort": svc.container_port, "protocol": "tcp"}],
+        "environment": [{"name": name, "value": value} for name, value in sorted(svc.env)],
+        "secrets": [{"name": svc.database_url_env, "valueFrom": f"{secret_arn}:url::"}],
+        "logConfiguration": {"logDriver": "awslogs", "options": {
+            "awslogs-group": log_group, "awslogs-region": _region_of(secret_arn), "awslogs-stream-prefix": CONTAINER}},
+    }
+    return {"family": owner.task_family, "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc",
+            "cpu": svc.cpu, "memory": svc.memory, "executionRoleArn": role_arn, "containerDefinitions": [container],
+            "tags": ecs.tag_list(owner.tags)}
+
+
+def essentials(task_definition: Mapping) -> dict:
+    """What decides whether a revision is the one we want: the fields we set, in a canonical form (ECS
+    adds defaults of its own to what it describes)."""
+    container = task_definition["containerDefinitions"][0]
+    return {
+        "family": task_definition.get("family"), "cpu": str(task_definition.get("cpu")),
+        "memory": str(task_definition.get("memory")), "networkMode": task_definition.get("networkMode"),
+        "requiresCompatibilities": sorted(task_definition.get("requiresCompatibilities") or []),
+        "executionRoleArn": task_definition.get("executionRoleArn"),
+        "container": {
+            "name": container.get("name"), "image": container.get("image"),
+            "portMappings": sorted((p["containerPort"], p.get("protocol", "tcp"))
+                                   for p in container.get("portMappings", [])),
+            "environment": sorted((e["name"], e["value"]) for e in container.get("environment") or []),
+            "secrets": sorted((s["name"], s["valueFrom"]) for s in container.get("secrets") or []),
+            "logConfiguration": container.get("logConfiguration"),
+        },
+    }
+
+
+def build_network(subnets: list[str], groups: list[str], public: bool) -> dict:
+    return {"awsvpcConfiguration": {"subnets": sorted(subnets), "securityGroups": sorted(groups),
+                                    "assignPublicIp": "ENABLED" if public else "DISABLED"}}
+
+
+def build_service_request(app: AppSpec, owner: Owner, task_definition: str, subnets: list[str],
+                          groups: list[str]) -> dict:
+    """CreateService: Fargate, the deployment circuit breaker with rollback
+    (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-circuit-breaker.html)."""
+    svc = app.service
+    return {"cluster": svc.cluster, "serviceName": owner.task_family, "taskDefinition": task_definition,
+            "desiredCount": svc.desired_count, "launchType": "FARGATE",
+            "networkConfiguration": build_network(subnets, groups, svc.assign_public_ip),
+            "deploymentConfiguration": {"deploymentCircuitBreaker": {"enable": True, "rollback": True},
+                                        "maximumPercent": 200, "minimumHealthyPercent": 100},
+            "propagateTags": "SERVICE", "enableECSManagedTags": True, "tags": ecs.tag_list(owner.tags)}
+
+
+def build_service_changes(service: Mapping, app: AppSpec, task_definition: str, subnets: list[str],
+                          groups: list[str]) -> dict:
+    """The UpdateService parameters that bring `service` to the spec (empty when it matches)."""
+    changes: dict = {}
+    if service.get("taskDefinition") != task_definition:
+        changes["taskDefinition"] = task_definition
+    if service.get("desiredCount") != app.service.desired_count:
+        changes["desiredCount"] = app.service.desired_count
+    wanted = build_network(subnets, groups, app.service.assign_public_ip)
+    current = (service.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}
+    if build_network(current.get("subnets", []), current.get("securityGroups", []),
+                     current.get("assignPublicIp") == "ENABLED") != wanted:
+        changes["networkConfiguration"] = wanted
+    return changes
+
+
+def build_corrections(service: Mapping, changes: Mapping, previous: Mapping) -> list[str]:
+    """Which of `changes` undo drift rather than follow a spec change: the status from the last pass
+    shows what the operator itself had set."""
+    corrections = []
+    if "desiredCount" in changes and previous.get("desiredCount") == changes["desiredCount"]:
+        corrections.append(f"desired count of ECS service {service['serviceName']} was changed to "
+                           f"{service.get('desiredCount')} outside the operator; set back to {changes['desiredCount']}")
+    if "taskDefinition" in changes and previous.get("taskDefinitionArn") == changes["taskDefinition"]:
+        corrections.append(f"task definition of ECS service {service['serviceName']} was swapped to "
+                           f"{service.get('taskDefinition')} outside the operator; set back to "
+                           f"{changes['taskDefinition']}")
+    return corrections
+
+
+def build_report(app: AppSpec, cluster: Mapping, service: Mapping, endpoint: str | None,
+                 corrections: tuple[str, ...] = ()) -> StepOutcome:
+    """ServiceStable only when the primary deployment is complete and running equals desired."""
+    primary = next((d for d in service.get("deployments", []) if d.get("status") == "PRIMARY"), {})
+    rollout = primary.get("rolloutState")
+    desired, running = service.get("desiredCount", 0), service.get("runningCount", 0)
+    status = {"service": {k: v for k, v in {
+        "clusterArn": cluster.get("clusterArn"), "serviceArn": service.get("serviceArn"),
+        "taskDefinitionArn": service.get("taskDefinition"), "desiredCount": desired, "runningCount": running,
+        "rolloutState": rollout, "endpoint": endpoint}.items() if v is not None}}
+    name = service.get("serviceName")
+    if rollout == "COMPLETED" and running == desired:
+        return StepOutcome(True, Reason.STABLE, f"ECS service {name}: {running} of {desired} tasks running"
+                           + (f" at {endpoint}" if endpoint else ""), status, corrections=corrections)
+    if rollout == "FAILED":
+        return StepOutcome(False, Reason.ROLLOUT_FAILED, f"ECS service {name}: the deployment failed and the circuit "
+                           f"breaker rolled it back: {primary.get('rolloutStateReason', '')}", status,
+                           corrections=corrections)
+    return StepOutcome(False, Reason.ROLLING_OUT, f"ECS service {name}: {running} of {desired} tasks running, "
+                       f"deployment {rollout or 'starting'}", status, waiting=True, corrections=corrections)
+
+
+def ensure_cluster(region: str | None, name: str, owner: Owner) -> dict:
+    """The ECS cluster `name`, made if missing. Shared by every resource that names it, so it carries no
+    owner tag and is never deleted by us."""
+    found = ecs.find_cluster(region, name)
+    if found is not None:
+        return found
+    log.info("%s: creating ECS cluster %s", owner.ref, name)
+    return ecs.create_cluster(region, name, {"appmod.io/managed-by": "appmod-operator"})
+
+
+def ensure_task_definition(region: str | None, wanted: dict, service: Mapping | None) -> str:
+    """The ARN of a revision matching `wanted`: the service's own, else our latest, else a new one."""
+    candidates = [service["taskDefinition"]] if service else []
+    revisions = ecs.active_revisions(region, wanted["family"])
+    candidates += [arn for arn in revisions[-1:] if arn not in candidates]
+    for arn in candidates:
+        found = ecs.find_task_definition(region, arn)
+        if found is not None and essentials(found) == essentials(wanted):
+            return arn
+    made = ecs.register_task_definition(region, wanted)
+    log.info("registered task definition %s", made["taskDefinitionArn"])
+    return made["taskDefinitionArn"]
+
+
+def _deregister_superseded(region: str | None, family: str, current: str) -> None:
+    for arn in ecs.active_revisions(region, family):
+        if arn != current:
+            ecs.deregister_task_definition(region, arn)
+
+
+def _endpoint(app: AppSpec, service: Mapping) -> str | None:
+    """`http://<public ip>:<port>` of a running task of the service, when public IPs are assigned."""
+    if not app.service.assign_public_ip or not service.get("runningCount"):
+        return None
+    name, cluster = service["serviceName"], app.service.cluster
+    arns = ecs.list_tasks(app.region, cluster, serviceName=name, desiredStatus="RUNNING")
+    # A service's tasks carry group "service:<name>"; checking it keeps other tasks out should a
+    # ListTasks filter be ignored (moto ignores serviceName).
+    tasks = [t for t in ecs.describe_tasks(app.region, cluster, arns) if t.get("group") == f"service:{name}"]
+    for task in tasks:
+        for attachment in task.get("attachments", []):
+            details = {d["name"]: d["value"] for d in attachment.get("details", [])}
+            ip = ec2.public_ip(app.region, details["networkInterfaceId"]) if "networkInterfaceId" in details else None
+            if ip:
+                return f"http://{ip}:{app.service.container_port}"
+    return None
+
+
+def _region_of(arn: str) -> str:
+    return arn.split(":")[3]
