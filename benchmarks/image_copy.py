@@ -48,6 +48,8 @@ for _path in (ROOT, ROOT / "operator"):  # the working tree's operator, whatever
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
+from benchmarks import sampling  # noqa: E402
+
 TARGETS = {"ours_vs_skopeo_min": 1.0, "second_copy_seconds_max": 0.2, "second_copy_bytes_max": 0,
            "peak_rss_mb_max": 100}
 CONTESTANTS = ("ours", "skopeo", "docker")
@@ -148,19 +150,8 @@ def run_timed(argv: list[str], out: Path, err: Path, env: dict | None = None) ->
     """(exit code, wall seconds, peak RSS of that one child process in MiB, its CPU seconds). The peak is VmHWM of
     /proc/PID/status, sampled every 20 ms: wait4's ru_maxrss cannot serve, as Linux carries the parent's high-water
     mark over the child's exec (this parent holds a whole layer while it builds the image)."""
-    with open(out, "wb") as stdout, open(err, "wb") as stderr:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL, env=env)
-        peak = 0
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            peak = max(peak, _hwm_kib(proc.pid))
-            time.sleep(0.02)
-        seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, seconds, peak / 1024, usage.ru_utime + usage.ru_stime
+    code, seconds, peak, usage = sampling.run_sampled(argv, out, err, _hwm_kib, env=env)
+    return code, seconds, peak / 1024, usage.ru_utime + usage.ru_stime
 
 
 def _hwm_kib(pid: int | str = "self") -> int:

@@ -27,7 +27,6 @@ import re
 import shlex
 import shutil
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import sqlite_fixture  # noqa: E402
+from benchmarks import sampling, sqlite_fixture  # noqa: E402
 
 TARGETS = {"engine_vs_pgloader_min": 2.5, "engine_vs_floor_min": 0.5, "peak_rss_mb_max": 200}
 CONTESTANTS = ("engine", "pgloader", "copy_floor")
@@ -495,20 +494,9 @@ def run_timed(argv: list[str], out: Path, err: Path,
               env: dict[str, str] | None = None) -> tuple[int, float, float, float]:
     """(exit code, wall seconds, peak RSS of the child in MiB from os.wait4, peak PSS of the child and all
     its descendants in MiB, sampled every 20 ms): the engine works in worker processes that wait4 misses."""
-    with open(out, "wb") as stdout, open(err, "wb") as stderr:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL, cwd=ROOT,
-                                env={**os.environ, **(env or {})})
-        tree_peak = 0
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            tree_peak = max(tree_peak, _tree_pss_kib(proc.pid))
-            time.sleep(0.02)
-        seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, seconds, usage.ru_maxrss / 1024, tree_peak / 1024  # KiB on Linux
+    code, seconds, tree_peak, usage = sampling.run_sampled(argv, out, err, _tree_pss_kib, cwd=ROOT,
+                                                           env={**os.environ, **(env or {})})
+    return code, seconds, usage.ru_maxrss / 1024, tree_peak / 1024  # KiB on Linux
 
 
 def _tree_pss_kib(root: int) -> int:
