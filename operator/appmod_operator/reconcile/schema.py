@@ -175,7 +175,8 @@ def _start(app: AppSpec, owner: Owner, context: Context, token: str, attempt: in
                                            execution.ensure_log_group(app, owner))
     # The service's own revision when it matches, so the step registers nothing the service did not.
     task_definition = service.ensure_task_definition(region, wanted,
-                                                      ecs.find_service(region, svc.cluster, owner.task_family))
+                                                      ecs.find_service(region, svc.cluster, owner.task_family),
+                                                      ecs.active_revisions(region, owner.task_family))
     subnets, groups = network.ensure_service_network(app, owner)
     log.info("%s: starting schema migration task %s (%s) of %s", owner.ref, token,
              " ".join(app.migration.schema_command), task_definition)

@@ -41,7 +41,8 @@ def ensure_service(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
                                    execution.ensure_log_group(app, owner))
     subnets, groups = network.ensure_service_network(app, owner)
     service = ecs.find_service(region, svc.cluster, owner.task_family)
-    task_definition = ensure_task_definition(region, wanted, service)
+    revisions = ecs.active_revisions(region, owner.task_family)
+    task_definition = ensure_task_definition(region, wanted, service, revisions)
     corrections: list[str] = []
     if service is None:
         if (context.previous.get("service") or {}).get("serviceArn"):
@@ -54,7 +55,9 @@ def ensure_service(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
         if changes:
             log.info("%s: updating ECS service %s: %s", owner.ref, owner.task_family, ", ".join(sorted(changes)))
             service = ecs.update_service(region, svc.cluster, owner.task_family, changes)
-    _deregister_superseded(region, owner.task_family, task_definition)
+    for arn in revisions:  # superseded revisions we made (the family is ours)
+        if arn != task_definition:
+            ecs.deregister_task_definition(region, arn)
     return build_report(app, cluster, service, _endpoint(app, service), tuple(corrections))
 
 
@@ -221,10 +224,10 @@ def ensure_cluster(region: str | None, name: str, owner: Owner) -> dict:
     return ecs.create_cluster(region, name, {"appmod.io/managed-by": "appmod-operator"})
 
 
-def ensure_task_definition(region: str | None, wanted: dict, service: Mapping | None) -> str:
-    """The ARN of a revision matching `wanted`: the service's own, else our latest, else a new one."""
+def ensure_task_definition(region: str | None, wanted: dict, service: Mapping | None, revisions: list[str]) -> str:
+    """The ARN of a revision matching `wanted`: the service's own, else our latest of the family's active
+    `revisions`, else a new one."""
     candidates = [service["taskDefinition"]] if service else []
-    revisions = ecs.active_revisions(region, wanted["family"])
     candidates += [arn for arn in revisions[-1:] if arn not in candidates]
     for arn in candidates:
         found = ecs.find_task_definition(region, arn)
@@ -233,12 +236,6 @@ def ensure_task_definition(region: str | None, wanted: dict, service: Mapping | 
     made = ecs.register_task_definition(region, wanted)
     log.info("registered task definition %s", made["taskDefinitionArn"])
     return made["taskDefinitionArn"]
-
-
-def _deregister_superseded(region: str | None, family: str, current: str) -> None:
-    for arn in ecs.active_revisions(region, family):
-        if arn != current:
-            ecs.deregister_task_definition(region, arn)
 
 
 def _endpoint(app: AppSpec, service: Mapping) -> str | None:
