@@ -81,10 +81,10 @@ def translated(operation: str) -> Callable[[F], F]:
     return wrap
 
 
-def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
-    """AWS's [{"Key": ..., "Value": ...}] shape."""
-    return [{"Key": k, "Value": v} for k, v in tags.items()]
+def tag_list(tags: Mapping[str, str], key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
+    """AWS's [{"Key": ..., "Value": ...}] shape (ECS spells the keys in lowercase)."""
+    return [{key: k, value: v} for k, v in tags.items()]
 
 
-def tag_dict(tags: list[Mapping[str, str]] | None) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in tags or ()}
+def tag_dict(tags: list[Mapping[str, str]] | None, key: str = "Key", value: str = "Value") -> dict[str, str]:
+    return {t[key]: t[value] for t in tags or ()}

@@ -6,6 +6,7 @@ ECS spells tags `key`/`value` (lowercase), unlike RDS, EC2 and Secrets Manager.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from appmod_operator.aws import clients
@@ -19,12 +20,8 @@ def _ecs(region: str | None):
     return clients.client("ecs", region)
 
 
-def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
-    return [{"key": k, "value": v} for k, v in tags.items()]
-
-
-def tag_dict(tags: list[Mapping[str, str]] | None) -> dict[str, str]:
-    return {t["key"]: t["value"] for t in tags or ()}
+tag_list = functools.partial(clients.tag_list, key="key", value="value")
+tag_dict = functools.partial(clients.tag_dict, key="key", value="value")
 
 
 @translated("ecs.DescribeClusters")
