@@ -29,8 +29,7 @@ def ensure_image(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
     login = repository.login(app.region)
     ref = parse_source(app)
     source = _source_registry(app, owner, ref)
-    target = Registry(login.host, side="ECR", credentials=(login.username, login.password),
-                      insecure=login.url.startswith("http://"))
+    target = _ecr_registry(login)
     try:
         if app.image.via == "Docker":
             source_digest, digest, note = _via_docker(app, ref, source, target, repo.name, login)
@@ -59,8 +58,7 @@ def check_image(app: AppSpec, owner: Owner, context: Context) -> StepOutcome | N
         return None
     ref, login = parse_source(app), repository.login(app.region)
     source = _source_registry(app, owner, ref)
-    target = Registry(login.host, side="ECR", credentials=(login.username, login.password),
-                      insecure=login.url.startswith("http://"))
+    target = _ecr_registry(login)
     try:
         top = source.get_manifest(ref.repository, ref.reference)
         digest = top.child_for(app.source.platform, str(ref))["digest"] if top.is_index else top.digest
@@ -79,6 +77,11 @@ def parse_source(app: AppSpec) -> reference.Reference:
         return reference.parse(app.source.image)
     except ValueError as e:
         raise SpecError("spec.source.image", str(e)) from None
+
+
+def _ecr_registry(login: repository.RegistryLogin) -> Registry:
+    return Registry(login.host, side="ECR", credentials=(login.username, login.password),
+                    insecure=login.url.startswith("http://"))
 
 
 def _source_registry(app: AppSpec, owner: Owner, ref: reference.Reference) -> Registry:
