@@ -7,10 +7,15 @@ is a failure instead, so a missing part is never counted as a pass.
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 
 from tests.infra.environment import Environment, PartMissing
+
+# The rows of the source image's SQLite database (source_image), which a data migration copies.
+SOURCE_TITLES = ("Oscar", "Sandbox")
 
 REQUIRE_INFRA = os.environ.get("APPMOD_REQUIRE_INFRA") == "1"
 
@@ -49,12 +54,16 @@ dockerd = _session_part("dockerd")
 
 @pytest.fixture(scope="session")
 def source_image(source_registry) -> str:
-    """A small image in the source registry, holding a SQLite file at /app/sandbox/db.sqlite."""
+    """A small image in the source registry, holding a real SQLite database at /app/sandbox/db.sqlite: a
+    `product` table (id, title) with a row per SOURCE_TITLES."""
     from appmod_operator.registry.client import Registry
+    from tests.migration.sqlite_db import products
     from tests.registry.images import layer, push_image
 
+    with tempfile.TemporaryDirectory() as scratch:
+        data = products(Path(scratch) / "db.sqlite", *SOURCE_TITLES)
     registry = Registry(source_registry.host, side="the source registry", insecure=True)
-    push_image(registry, "shop/app", "v1", [layer({"app/sandbox/db.sqlite": b"SQLite format 3\x00"}),
+    push_image(registry, "shop/app", "v1", [layer({"app/sandbox/db.sqlite": data}),
                                             layer({"app/manage.py": b"print('hello')\n"})])
     registry.close()
     return f"{source_registry.host}/shop/app:v1"

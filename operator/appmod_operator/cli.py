@@ -2,24 +2,41 @@
 
 Commands: `validate FILE` (the spec checks the operator runs), `reconcile FILE` (one reconcile
 pass over a resource read from a YAML file, printing the status it would write) and
-`migrate SOURCE TARGET` (SQLite to PostgreSQL, see migration/).
+`migrate SOURCE TARGET` (SQLite to PostgreSQL, see migration/; SOURCE may be an S3 object or a file
+inside an image, fetched by reconcile/sqlite.py into a temporary directory first).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
+from pathlib import Path, PurePosixPath
 
 import yaml
 
 from appmod_operator import KIND, config, logs, spec
 from appmod_operator import __doc__ as package_doc
-from appmod_operator.errors import ConfigError, MigrationError, SpecError
+from appmod_operator.errors import (
+    AwsError,
+    ConfigError,
+    MigrationError,
+    RegistryError,
+    SpecError,
+    TargetError,
+    UserError,
+)
 from appmod_operator.migration import progress, run
-from appmod_operator.reconcile import engine
+from appmod_operator.reconcile import engine, jobs, sqlite
+from appmod_operator.reconcile.outcome import Result
 
 EXIT_USER_ERROR = 2
+# A source that could not be fetched, or a target that could not be reached, for a reason that may pass
+# (a registry or AWS not answering, an S3 object replaced during the download, a database resuming):
+# whoever runs the command, such as the operator's Fargate task, may run it again as it is.
+EXIT_RETRY = 1
 EXIT_INTERRUPTED = 130
 
 
@@ -43,27 +60,55 @@ def main(argv: list[str] | None = None) -> int:
             spec.parse(body.get("spec") or {}, meta["namespace"], meta["name"])
             print(f"{meta['namespace']}/{meta['name']}: valid")
             return 0
-        result = engine.reconcile(body)
+        result = _reconcile(body)
         yaml.safe_dump({"status": result.status}, sys.stdout, sort_keys=False)
         if result.retry_after is not None:
             print(f"appmod: {result.message}; run again in about {result.retry_after:g}s", file=sys.stderr)
         return EXIT_USER_ERROR if result.status["phase"] == "Failed" else 0
+    except TargetError as e:  # the database not answering (yet): an Aurora cluster resuming from zero, say
+        print(f"appmod: {e}; run the command again", file=sys.stderr)
+        return EXIT_RETRY
     except (ConfigError, SpecError, MigrationError, ResourceFileError) as e:
         print(f"appmod: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except CommandError as e:
+        print(f"appmod: {e}", file=sys.stderr)
+        return e.exit_code
     except KeyboardInterrupt:
         print("appmod: interrupted; every table is either complete or untouched: run the same command again "
               "to finish", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
+def _reconcile(body: dict) -> Result:
+    """One pass; a data migration it started in the background (runner Operator) is waited for and
+    reported by one more pass, as the operator's next pass would: this process ends with the command."""
+    result = engine.reconcile(body)
+    if jobs.wait():
+        result = engine.reconcile({**body, "status": result.status})
+    return result
+
+
 def _add_migrate(commands) -> None:
     command = commands.add_parser(
         "migrate", help="copy a SQLite database into PostgreSQL, exactly",
         description="Copy a SQLite database into PostgreSQL, verified. The password may come from the URL, "
-                    "PGPASSWORD or ~/.pgpass; it is never printed.")
-    command.add_argument("source", help="SQLite file: a path or sqlite:///path")
-    command.add_argument("target", help="postgresql://user[:password]@host:port/database")
+                    "PGPASSWORD or ~/.pgpass; it is never printed. An S3 object or a file inside an image is "
+                    "fetched into a temporary directory first (TMPDIR) and removed afterwards. Exit codes: 0 "
+                    "done, 2 a problem with the input, 1 the source could not be fetched or the target not reached "
+                    "for now (run again), "
+                    "130 interrupted.")
+    command.add_argument("source", help="SQLite file: a path, sqlite:///path, s3://bucket/key, or with "
+                                        "--from-image the file's path inside that image")
+    command.add_argument("target", nargs="?",
+                         help="postgresql://user[:password]@host:port/database (omitted with --target-env)")
+    command.add_argument("--from-image", metavar="REF",
+                         help="read SOURCE out of this image's layers (registry/repository[:tag][@digest]); an "
+                              "ECR host is logged in to with the region's ECR token, any other registry is "
+                              "read anonymously")
+    command.add_argument("--target-env", metavar="NAME",
+                         help="read the target URL from environment variable NAME instead of TARGET (so that "
+                              "it is in no command line, e.g. a Fargate task's secret)")
     command.add_argument("--schema", choices=["convert", "existing"], default="convert",
                          help="convert: create the tables from the SQLite schema (default); existing: the "
                               "tables exist already (the app's own migrations made them)")
@@ -82,15 +127,17 @@ def _add_migrate(commands) -> None:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    source_path = args.source.removeprefix("sqlite://") if args.source.startswith("sqlite:///") else args.source
+    target_url = _target_url(args)
     options = run.Options(schema=args.schema, verify=args.verify, replace=args.replace,
                           workers=max(1, args.workers), keep_as_text=frozenset(args.keep_as_text),
                           exclude=frozenset(args.exclude), target_schema=args.target_schema)
-    display = progress.TerminalProgress(sys.stderr)
-    try:
-        report = run.migrate(source_path, args.target, options, display.update)
-    finally:
-        display.close()
+    with tempfile.TemporaryDirectory(prefix="appmod-migrate-") as scratch:
+        source_path = _local_source(args, Path(scratch))
+        display = progress.TerminalProgress(sys.stderr)
+        try:
+            report = run.migrate(source_path, target_url, options, display.update)
+        finally:
+            display.close()
     for line in report.warnings:
         print(f"appmod: warning: {line}", file=sys.stderr)
     for line in report.untranslated:
@@ -104,8 +151,49 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _target_url(args: argparse.Namespace) -> str:
+    if args.target_env is None:
+        if not args.target:
+            raise CommandError("migrate: give TARGET, or --target-env NAME to read it from the environment")
+        return args.target
+    if args.target:
+        raise CommandError("migrate: give TARGET or --target-env, not both")
+    url = os.environ.get(args.target_env)
+    if not url:
+        raise CommandError(f"--target-env {args.target_env}: the environment variable is not set or empty")
+    return url
+
+
+def _local_source(args: argparse.Namespace, scratch: Path) -> str:
+    """SOURCE as a local file's path: fetched into `scratch` from the image or S3, or as given."""
+    source, what = args.source, "--from-image" if args.from_image else "SOURCE"
+    try:
+        if args.from_image:
+            if source.startswith("s3://"):
+                raise CommandError("--from-image: SOURCE is the file's path inside the image, not an s3:// URL")
+            destination = scratch / PurePosixPath(source).name
+            digest = sqlite.fetch_image_file(args.from_image, source, destination)
+            print(f"appmod: read {source} from {args.from_image} ({digest})", file=sys.stderr)
+            return str(destination)
+        if source.startswith("s3://"):
+            return str(sqlite.fetch_url(source, None, scratch))
+    except UserError as e:
+        raise CommandError(f"{what}: {e}") from None
+    except (RegistryError, AwsError) as e:
+        raise CommandError(f"{what}: {e}; run the command again", EXIT_RETRY) from None
+    return source.removeprefix("sqlite://") if source.startswith("sqlite:///") else source
+
+
 class ResourceFileError(Exception):
     pass
+
+
+class CommandError(Exception):
+    """A command's input or surroundings that stop it, said in one line, with the exit code to end with."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_USER_ERROR):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def _read_resource(path: str, namespace: str | None) -> dict:

@@ -80,6 +80,8 @@ SETTINGS = (
             "talk to this registry instead of the ECR repository URI's host"),
     Setting("insecure_registries", ("APPMOD_INSECURE_REGISTRIES",), "--insecure-registries", _host_ports, (),
             "comma-separated host:port registries that may be reached without TLS"),
+    Setting("operator_image", ("APPMOD_OPERATOR_IMAGE",), "--operator-image", str, None,
+            "the operator's own image, run as a one-off Fargate task by spec.migration.data.runner Fargate"),
     Setting("docker_host", ("DOCKER_HOST",), "--docker-host", str, None, "Docker engine for spec.image.via Docker"),
     Setting("log_format", ("APPMOD_LOG_FORMAT",), "--log-format", _choice("text", "json"), "text", "text or json"),
     Setting("log_level", ("APPMOD_LOG_LEVEL",), "--log-level", _choice("debug", "info", "warning", "error"),
@@ -100,6 +102,7 @@ class Settings:
     database_host: str | None = None
     ecr_registry: str | None = None
     insecure_registries: tuple[str, ...] = ()
+    operator_image: str | None = None
     docker_host: str | None = None
     log_format: str = "text"
     log_level: str = "info"

@@ -113,7 +113,8 @@ class AwsTerminalError(AwsError, UserError):
 
 
 # Error codes that retrying cannot fix. Everything else (throttling and 5xx once botocore's adaptive
-# retries are spent, a resource in a busy state, a network error) is retried later.
+# retries are spent, a resource in a busy state, a network error) is retried later; so is S3's
+# PreconditionFailed (the object changed since its ETag was read: the next pass reads the new version).
 # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/CommonErrors.html
 TERMINAL_CODES = frozenset({
     "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthFailure", "OptInRequired",
@@ -126,6 +127,8 @@ TERMINAL_CODES = frozenset({
     "DBSubnetGroupDoesNotCoverEnoughAZs", "InvalidSubnet", "InvalidVPCNetworkStateFault",
     "InvalidGroup.NotFound", "InvalidSubnetID.NotFound", "InvalidVpcID.NotFound",
     "KMSKeyNotAccessibleFault", "StorageTypeNotSupported",
+    # S3: a refused HEAD has no body, so its code is the bare status; an archived object must be restored first.
+    "403", "InvalidObjectState",
 })
 
 

@@ -12,7 +12,7 @@ import random
 import kopf
 
 from appmod_operator import GROUP, PLURAL, VERSION, config
-from appmod_operator.reconcile import engine
+from appmod_operator.reconcile import engine, jobs
 from appmod_operator.reconcile.outcome import Result
 from appmod_operator.status import Reason
 
@@ -31,6 +31,13 @@ def reconcile(body: kopf.Body, patch: kopf.Patch, **_) -> None:
 @kopf.on.delete(*RESOURCE)
 def teardown(body: kopf.Body, patch: kopf.Patch, **_) -> None:
     _apply(engine.teardown(body), body, patch)
+
+
+@kopf.on.cleanup()
+def stop(**_) -> None:
+    """In-process data migrations stop between units (each table complete or absent); the next operator
+    finishes them."""
+    jobs.stop()
 
 
 def _apply(result: Result, body: kopf.Body, patch: kopf.Patch) -> None:

@@ -80,6 +80,16 @@ class Owner:
         return self._named(IAM_ROLE_MAX, "-execution")
 
     @property
+    def migration_role_name(self) -> str:
+        """The task role of the data migration task (`spec.migration.data.runner: Fargate`)."""
+        return self._named(IAM_ROLE_MAX, "-migrate")
+
+    @property
+    def migration_family(self) -> str:
+        """The task definition family of the data migration task."""
+        return f"{self.base}-migrate"
+
+    @property
     def log_group_name(self) -> str:
         return f"/appmod/{self.namespace}/{self.name}"
 

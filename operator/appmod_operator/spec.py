@@ -232,6 +232,12 @@ def _check_cross_fields(s: AppSpec) -> None:
     if s.source.sqlite is None and (s.migration.data_enabled or s.migration.schema_strategy == "Convert"):
         raise SpecError("spec.source.database.sqlite", "required when spec.migration.data.enabled is true "
                         "or spec.migration.schema.strategy is Convert")
+    if s.migration.schema_strategy == "Convert" and not s.migration.data_enabled:
+        raise SpecError("spec.migration.data.enabled", "Convert makes the tables as part of the data migration, so "
+                        "it needs the data migration; use schema strategy None or AppCommand to copy no data")
+    if s.migration.data_runner == "Fargate" and s.source.sqlite is not None and s.source.sqlite.kind == "path":
+        raise SpecError("spec.migration.data.runner", "a Fargate task cannot read spec.source.database.sqlite.path "
+                        "(a file of the operator's); use runner Operator, or pathInImage or url")
     if s.migration.schema_strategy == "AppCommand" and not s.migration.schema_command:
         raise SpecError("spec.migration.schema.command", "required when spec.migration.schema.strategy is AppCommand")
     if s.migration.schema_strategy != "AppCommand" and s.migration.schema_command:

@@ -35,7 +35,7 @@ class Reason:
     PAUSED = "Paused"
     PROGRESSING = "Progressing"
     STALLED = "Stalled"
-    STEPS_PENDING = "StepsPending"
+    RECONCILED = "Reconciled"
     # AWS, per resource
     AVAILABLE = "Available"
     CREATING = "Creating"
@@ -50,6 +50,8 @@ class Reason:
     ROLLOUT_FAILED = "RolloutFailed"
     DRIFT_CORRECTED = "DriftCorrected"
     MIGRATED = "Migrated"
+    MIGRATING = "Migrating"
+    MIGRATION_FAILED = "MigrationFailed"
     TASK_RUNNING = "TaskRunning"
     TASK_FAILED = "TaskFailed"
     NOT_APPLICABLE = "NotApplicable"

@@ -19,11 +19,16 @@ OWNER = Owner(NAMESPACE, NAME, UID)
 SERVICES = ("rds", "ec2", "secretsmanager")
 
 
-def body(generation: int = 1, uid: str = UID, **database) -> dict:
-    """A resource whose spec is MINIMAL plus `database` fields (its service of 1 task is stable on moto:
-    see tests/infra/moto.py)."""
+# The steps besides the data migration's, for tests of those: no data to copy (test_data.py copies some).
+NO_DATA = {"schema": {"strategy": "None"}, "data": {"enabled": False}}
+
+
+def body(generation: int = 1, uid: str = UID, migration: dict = NO_DATA, **database) -> dict:
+    """A resource whose spec is MINIMAL plus `database` fields and `migration` (its service of 1 task is
+    stable on moto: see tests/infra/moto.py)."""
     spec = copy.deepcopy(MINIMAL)
     spec["database"] = database
+    spec["migration"] = copy.deepcopy(migration)
     return {"metadata": {"namespace": NAMESPACE, "name": NAME, "uid": uid, "generation": generation}, "spec": spec}
 
 

@@ -78,7 +78,7 @@ def test_ready_once_aws_reports_available_with_a_complete_secret(boto):
     assert result.retry_after is None
     got = conditions(result.status)
     assert got["DatabaseReady"] == ("True", "Available")
-    assert got["Ready"] == ("False", "StepsPending") and got["Stalled"] == ("False", "SpecValid")
+    assert got["Ready"] == ("True", "Reconciled") and got["Stalled"] == ("False", "SpecValid")
     database = result.status["database"]
     made = cluster(boto)
     assert database["endpoint"] == made["Endpoint"] and database["port"] == 5432

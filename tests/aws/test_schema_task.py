@@ -22,9 +22,9 @@ from appmod_operator.aws import clients, ecs
 from appmod_operator.reconcile import engine, schema
 from appmod_operator.reconcile.outcome import Context, StepOutcome
 from tests.aws.conftest import OWNER, body
+from tests.aws.steps import context, passes_until_ready, recorded
 
 COMMAND = ["python", "manage.py", "migrate", "--noinput"]
-BOTH = frozenset({"DatabaseReady", "ImageReplicated"})
 OTHER_DIGEST = "sha256:" + "0" * 64
 TASK_ID = "0123456789abcdef0123456789abcdef"
 TASK_ARN = f"arn:aws:ecs:us-east-1:123456789012:task/appmod/{TASK_ID}"
@@ -36,7 +36,8 @@ TASK_ARN = f"arn:aws:ecs:us-east-1:123456789012:task/appmod/{TASK_ID}"
 def resource(generation: int = 1, strategy: str = "AppCommand") -> dict:
     made = body(generation)
     made["spec"]["migration"] = {"schema": {"strategy": strategy, **({"command": COMMAND}
-                                                                     if strategy == "AppCommand" else {})}}
+                                                                     if strategy == "AppCommand" else {})},
+                                 "data": {"enabled": strategy == "Convert"}}  # Convert needs the data migration
     return made
 
 
@@ -49,15 +50,9 @@ APP = app_of(resource())
 
 @pytest.fixture
 def ready() -> dict:
-    """The status of engine passes that left the database and the image ready, for a spec whose schema
-    strategy keeps the step out of the engine (Convert): the tests run the step themselves on it."""
-    made = resource(strategy="Convert")
-    for _ in range(8):
-        result = engine.reconcile(made)
-        made["status"] = result.status
-        if {c["type"] for c in result.status["conditions"] if c["status"] == "True"} >= BOTH:
-            return result.status
-    pytest.fail(f"database and image not ready: {result.status['conditions']}")
+    """The status of engine passes that left the database and the image ready (and the service made), for a
+    spec with no migration of its own (strategy None, no data): the tests run the step themselves on it."""
+    return passes_until_ready(resource(strategy="None"))
 
 
 @pytest.fixture
@@ -67,25 +62,12 @@ def calls(calls):
     return calls
 
 
-def context(ready: dict, generation: int = 1, previous: dict | None = None, done: frozenset = BOTH,
-            **image) -> Context:
-    current = {"database": ready["database"], "image": {**ready["image"], **image}}
-    return Context(previous or {}, current, done, generation)
-
-
-def recorded(outcome: StepOutcome, ctx: Context) -> dict:
-    """The status the engine writes after a pass with `outcome`: what the next pass sees as previous."""
-    conditions = status.Conditions(ctx.previous.get("conditions"), ctx.generation, status.now())
-    conditions.set(status.SCHEMA_MIGRATED, outcome.done, outcome.reason, outcome.message)
-    return {"conditions": conditions.as_list(), **ctx.current, **outcome.status}
-
-
 def run(ctx: Context, passes: int = 8, app: spec.AppSpec = APP) -> tuple[list[StepOutcome], Context]:
     """Passes of the step, each seeing the status the one before left, until one is final."""
     outcomes = []
     for _ in range(passes):
         outcomes.append(schema.ensure_schema(app, OWNER, ctx))
-        ctx = dataclasses.replace(ctx, previous=recorded(outcomes[-1], ctx))
+        ctx = dataclasses.replace(ctx, previous=recorded(outcomes[-1], ctx, status.SCHEMA_MIGRATED))
         if not outcomes[-1].waiting:
             break
     return outcomes, ctx
@@ -321,7 +303,7 @@ def test_a_new_task_waits_for_one_of_an_earlier_generation_still_running(ready, 
     outcomes, _ = run(context(ready, generation=2))
     waited = [o for o in outcomes if not o.status]
     assert [o.message.rsplit(" ", 1)[-1] for o in waited] == ["DEACTIVATING)", "STOPPING)", "DEPROVISIONING)"]
-    assert waited[0].message == ("the schema migration task for this spec and image starts once task "
+    assert waited[0].message == ("the schema migration task for this spec and source starts once task "
                                  f"{earlier_id} of an earlier one has stopped (it is DEACTIVATING)")
     assert all((o.done, o.reason, o.waiting) == (False, "TaskRunning", True) for o in waited)
     assert outcomes[-1].reason == "Migrated" and calls["RunTask"] == 1 and len(listed(boto)) == 2
@@ -341,7 +323,8 @@ def test_a_failed_command_is_reported_with_exit_code_stop_code_and_log_stream(re
     assert failed.message == (
         f"schema migration task {task_id} (python manage.py migrate --noinput) stopped with exit code 1, stop code "
         f"EssentialContainerExited: Essential container in task exited; its output is in CloudWatch Logs group "
-        f"/appmod/shop/oscar, stream app/app/{task_id}; it runs again for a new generation of the spec or a new image")
+        f"/appmod/shop/oscar, stream app/app/{task_id}; it runs again for a new generation of the spec or a new "
+        "version of the source")
     assert failed.status == {"migration": {"schema": {"strategy": "AppCommand", "taskArn": arn}}}
     calls.clear()
     assert schema.ensure_schema(APP, OWNER, after) == failed and not calls  # not started again, not looked at
@@ -386,7 +369,7 @@ def test_the_report_of_a_failed_task(changes, says):
     assert (outcome.done, outcome.reason, outcome.waiting) == (False, "TaskFailed", False)
     assert outcome.message == (f"schema migration task {TASK_ID} (python manage.py migrate --noinput) {says}its output "
                                f"is in CloudWatch Logs group /appmod/shop/oscar, stream app/app/{TASK_ID}; it runs "
-                               "again for a new generation of the spec or a new image")
+                               "again for a new generation of the spec or a new version of the source")
     assert outcome.status == {"migration": {"schema": {"strategy": "AppCommand", "taskArn": TASK_ARN}}}
 
 

@@ -6,6 +6,8 @@ can be reached, so every resource applied here copies a local image (`local_exam
 
 from __future__ import annotations
 
+import json
+import threading
 from pathlib import Path
 
 import boto3
@@ -119,10 +121,56 @@ def operator_registries_env(registries_env, hub_registry) -> dict[str, str]:
     return {**registries_env, "APPMOD_INSECURE_REGISTRIES": insecure}
 
 
+@pytest.fixture(scope="session")
+def master_users(moto_server, postgres):
+    """Stands in for what Aurora does with a new cluster, which moto's RDS does not: for every database
+    secret of ours in moto (both regions the tests use), the master user with that password and the
+    cluster's database, on the test PostgreSQL (the operator's APPMOD_DATABASE_HOST). Runs beside the
+    tests; a user shared by two resources gets the newest one's password."""
+    stop, made = threading.Event(), set()
+
+    def serve() -> None:
+        clients = [aws_client(moto_server, "secretsmanager", region) for region in (REGION, "us-east-2")]
+        while not stop.wait(0.3):
+            for client in clients:
+                for secret in client.list_secrets(Filters=[{"Key": "tag-key", "Values": ["appmod.io/owner"]}])[
+                        "SecretList"]:
+                    if secret.get("DeletedDate"):  # a deleted resource's, kept for its recovery window
+                        continue
+                    try:
+                        value = json.loads(client.get_secret_value(SecretId=secret["ARN"])["SecretString"])
+                    except botocore.exceptions.ClientError:  # deleted since it was listed
+                        continue
+                    key = (secret["ARN"], value["password"])
+                    if key not in made:
+                        postgres.make_master(value["username"], value["password"], value["dbname"])
+                        made.add(key)
+
+    thread = threading.Thread(target=serve, name="aurora master users", daemon=True)
+    thread.start()
+    yield postgres
+    stop.set()
+    thread.join()
+
+
+@pytest.fixture(scope="session")
+def app_schema(master_users):
+    """The table the source image's SQLite holds, made in the database `oscar` as the example's AppCommand
+    (Django's migrate) would make it: moto's tasks run no command."""
+    import psycopg2
+
+    master_users.make_master("appmod", "replaced-by-the-secret", "oscar")
+    with psycopg2.connect(master_users.url("oscar")) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS product (id bigint PRIMARY KEY, title text NOT NULL)")
+        cur.execute("ALTER TABLE product OWNER TO appmod")
+    conn.close()
+    return master_users.url("oscar")
+
+
 @pytest.fixture(scope="module")
-def start_operator(kube, kubectl, moto_server, operator_registries_env, tmp_path_factory):
-    """Starts `appmod-operator` (one per test module) against moto and the loopback registries, polling AWS
-    every second; returns the path of its log."""
+def start_operator(kube, kubectl, moto_server, master_users, operator_registries_env, tmp_path_factory):
+    """Starts `appmod-operator` (one per test module) against moto, the loopback registries and the test
+    PostgreSQL (as every cluster's writer), polling AWS every second; returns the path of its log."""
     started = []
 
     def start(resync_seconds: int) -> Path:
@@ -131,6 +179,7 @@ def start_operator(kube, kubectl, moto_server, operator_registries_env, tmp_path
         port, log = process.free_port(), folder / "operator.log"
         proc = process.spawn(["appmod-operator", "--liveness", f"http://127.0.0.1:{port}/healthz"], log, env={
             **moto_server.env(), **operator_registries_env, "KUBECONFIG": str(kubeconfig),
+            "APPMOD_DATABASE_HOST": master_users.env()["APPMOD_DATABASE_HOST"],
             "APPMOD_RESYNC_SECONDS": str(resync_seconds), "APPMOD_POLL_SECONDS": "1", "APPMOD_LOG_LEVEL": "debug"})
         started.append((proc, log))
         healthy = lambda: process.http_status(f"http://127.0.0.1:{port}/healthz") == 200  # noqa: E731

@@ -33,10 +33,9 @@ def operator(start_operator):
 
 
 def settled(log: Path) -> bool:
-    """Whether the operator's log shows the creation handled and, after that, a timer pass that succeeded.
-    A pass takes the status it compares AWS with before it waits for the resource's lock, so a pass queued
-    behind the one that made the service can run on a status without status.service; drift made while such
-    a pass is pending is put right without being told apart from a spec change (no DriftCorrected event)."""
+    """Whether the operator's log shows the creation handled and, after that, a timer pass that succeeded:
+    the drift below is then made on a resource whose passes all know its service, so the only pass that
+    can notice it is the timer's (tests/unit/test_engine.py covers a pass queued behind another)."""
     lines = log.read_text().splitlines()
     ref = f"[{NAMESPACE}/{NAME}]"
     created = next((i for i, line in enumerate(lines) if f"{ref} Creation is processed" in line), None)
@@ -87,7 +86,7 @@ def test_a_desired_count_changed_outside_the_operator_is_set_back(kubectl, stabl
                    "status.service to show one task running")
     assert (obj["status"]["service"]["desiredCount"], obj["status"]["service"]["rolloutState"]) == (1, "COMPLETED")
     assert obj["metadata"]["generation"] == 1
-    assert obj["status"]["phase"] == "Migrating"
+    assert obj["status"]["phase"] == "Ready"
     delete_and_wait(kubectl, NAME)
     assert service_is_gone(ecs, NAME), find_service(ecs, NAME)
 

@@ -14,11 +14,13 @@ import pytest
 import yaml
 
 from appmod_operator.registry.client import Registry
+from tests.conftest import SOURCE_TITLES
 from tests.e2e.conftest import (
     ECS_CLUSTER,
     NAMESPACE,
     app,
     aws_client,
+    condition_is,
     conditions,
     delete_and_wait,
     find_service,
@@ -26,6 +28,7 @@ from tests.e2e.conftest import (
     service_is_gone,
 )
 from tests.e2e.kubectl import wait_for
+from tests.migration.sqlite_db import fetch
 
 pytestmark = pytest.mark.e2e
 FINALIZER = "appmod.io/finalizer"
@@ -138,18 +141,18 @@ def test_crd_is_established_with_names(kubectl):
     assert set(crd["status"]["acceptedNames"]["shortNames"]) == {"appmod", "appmods"}
 
 
-def test_operator_writes_the_first_status(kubectl, operator, moto_server, local_example, source_registry):
+def test_operator_writes_the_first_status(kubectl, operator, moto_server, local_example, source_registry, app_schema):
     body = local_example("oscar.yaml")
     del body["spec"]["database"]["secondsUntilAutoPause"]  # for the API server to default
     kubectl.run("apply", "-n", NAMESPACE, "-f", "-", stdin=yaml.safe_dump(body))
-    obj = steps_done(kubectl, "oscar", schema=True)
+    obj = condition_is(kubectl, "oscar", "Ready", timeout=120)
     assert obj["status"]["observedGeneration"] == 1
-    assert obj["status"]["phase"] == "Migrating"
+    assert obj["status"]["phase"] == "Ready"
     got = {t: (c["status"], c["reason"]) for t, c in conditions(obj).items()}
-    assert got == {"Ready": ("False", "StepsPending"), "Reconciling": ("True", "StepsPending"),
+    assert got == {"Ready": ("True", "Reconciled"), "Reconciling": ("False", "Reconciled"),
                    "Stalled": ("False", "SpecValid"), "DatabaseReady": ("True", "Available"),
                    "ImageReplicated": ("True", "Replicated"), "SchemaMigrated": ("True", "Migrated"),
-                   "ServiceStable": ("True", "Stable")}
+                   "DataMigrated": ("True", "Migrated"), "ServiceStable": ("True", "Stable")}
     database = obj["status"]["database"]
     identifier = cluster_identifier("oscar")
     assert database["clusterIdentifier"] == identifier and database["status"] == "available"
@@ -177,6 +180,10 @@ def test_operator_writes_the_first_status(kubectl, operator, moto_server, local_
     schema = obj["status"]["migration"]["schema"]
     assert schema["strategy"] == "AppCommand" and schema["completedAt"]
     assert schema["taskArn"].startswith(f"arn:aws:ecs:us-east-2:123456789012:task/{ECS_CLUSTER}/")
+    # Then the rows of the image's SQLite database went into the app's tables (the operator's own run).
+    data = obj["status"]["migration"]["data"]
+    assert (data["tables"], data["rows"], data["sourceDigest"]) == (1, len(SOURCE_TITLES), source_digest)
+    assert fetch(app_schema, "SELECT title FROM product ORDER BY id") == [(t,) for t in SOURCE_TITLES]
     # The service runs in that region too, and status.service is what ECS says of it.
     assert_service_runs(aws_client(moto_server, "ecs", "us-east-2"), "oscar", obj["status"]["service"], image)
     assert find_service(aws_client(moto_server, "ecs"), "oscar") is None
@@ -186,11 +193,11 @@ def test_kubectl_get_shows_the_printer_columns(kubectl, operator):
     status = steps_done(kubectl, "oscar", schema=True)["status"]
     header, row = kubectl.run("get", "appmodernizations", "oscar", "-n", NAMESPACE).stdout.splitlines()
     assert header.split() == ["NAME", "READY", "REASON", "RUNNING", "AGE"]
-    assert row.split()[:4] == ["oscar", "False", "StepsPending", "1"]  # RUNNING: status.service.runningCount
+    assert row.split()[:4] == ["oscar", "True", "Reconciled", "1"]  # RUNNING: status.service.runningCount
     header, row = kubectl.run("get", "appmods", "oscar", "-n", NAMESPACE, "-o", "wide").stdout.splitlines()
     wide = columns(header, row)
     assert {"DATABASE", "DIGEST", "PHASE"} <= set(wide)
-    assert wide["DATABASE"] == status["database"]["endpoint"] and wide["PHASE"] == "Migrating"
+    assert wide["DATABASE"] == status["database"]["endpoint"] and wide["PHASE"] == "Ready"
     assert wide["DIGEST"] == status["image"]["digest"]
     assert "appmodernization.appmod.io/oscar" in kubectl.run("get", "all", "-n", NAMESPACE, "-o", "name").stdout
 
@@ -240,8 +247,8 @@ def test_deleting_with_policy_delete_removes_the_cluster_then_the_finalizer(kube
     kubectl.run("apply", "-n", NAMESPACE, "-f", "-", stdin=yaml.safe_dump(body))
     obj = steps_done(kubectl, "minimal")
     assert FINALIZER in obj["metadata"]["finalizers"]
-    assert "SchemaMigrated" not in conditions(obj)  # strategy Convert: the data step's work, not built yet
-    assert obj["status"]["phase"] == "Migrating"
+    assert "SchemaMigrated" not in conditions(obj)  # strategy Convert: the data step makes the tables
+    assert conditions(obj)["DataMigrated"]["status"] == "True" and obj["status"]["phase"] == "Ready"
     rds, identifier = aws_client(moto_server, "rds"), cluster_identifier("minimal")  # no spec.region: us-east-1
     ecr, ecs = aws_client(moto_server, "ecr"), aws_client(moto_server, "ecs")
     iam, logs = aws_client(moto_server, "iam"), aws_client(moto_server, "logs")
@@ -261,7 +268,8 @@ def test_deleting_with_policy_delete_removes_the_cluster_then_the_finalizer(kube
     assert find_role(iam, "minimal") is None and not log_group_exists(logs, "minimal")
 
 
-def test_deleting_with_policy_snapshot_leaves_a_final_snapshot(kubectl, operator, moto_server, local_example):
+def test_deleting_with_policy_snapshot_leaves_a_final_snapshot(kubectl, operator, moto_server, local_example,
+                                                               app_schema):
     body = local_example("oscar.yaml", "snapshotted")  # us-east-2, deletion protection on, deletionPolicy Snapshot
     assert body["spec"]["deletionPolicy"] == "Snapshot" and body["spec"]["database"]["deletionProtection"]
     kubectl.run("apply", "-n", NAMESPACE, "-f", "-", stdin=yaml.safe_dump(body))

@@ -95,13 +95,29 @@ class Postgres(Part):
     def drop_database(self, url: str) -> None:
         self._admin(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
-    def _admin(self, sql: str) -> None:
+    def make_master(self, user: str, password: str, database: str) -> None:
+        """What Aurora makes with a cluster: the master user with the operator's password, owning the
+        cluster's first database (made if absent; its public schema too, as PostgreSQL 15 asks)."""
+        import psycopg2
+
+        exists = self._admin("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,))
+        self._admin(f'{"ALTER" if exists else "CREATE"} ROLE "{user}" LOGIN PASSWORD %s', (password,))
+        if not self._admin("SELECT 1 FROM pg_database WHERE datname = %s", (database,)):
+            self._admin(f'CREATE DATABASE "{database}"')
+        self._admin(f'ALTER DATABASE "{database}" OWNER TO "{user}"')
+        with psycopg2.connect(self.url(database)) as conn, conn.cursor() as cur:
+            cur.execute(f'ALTER SCHEMA public OWNER TO "{user}"')
+        conn.close()
+
+    def _admin(self, sql: str, params: tuple = ()) -> list[tuple]:
         import psycopg2
 
         conn = psycopg2.connect(self.url())
         conn.autocommit = True
         try:
-            conn.cursor().execute(sql)
+            cur = conn.cursor()
+            cur.execute(sql, params)
+            return cur.fetchall() if cur.description else []
         finally:
             conn.close()
 

@@ -20,6 +20,13 @@ def build(path: Path, ddl: str, rows: dict[str, list[tuple]] | None = None) -> P
     return path
 
 
+def products(path: Path, *titles: str) -> bytes:
+    """A real SQLite database at `path` with one product row per title; its bytes."""
+    rows = [(i, title) for i, title in enumerate(titles, 1)]
+    build(path, "CREATE TABLE product (id INTEGER PRIMARY KEY, title TEXT NOT NULL)", {"product": rows})
+    return path.read_bytes()
+
+
 def fetch(url: str, sql: str, params: tuple = ()) -> list[tuple]:
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute(sql, params)

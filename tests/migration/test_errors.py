@@ -75,11 +75,11 @@ def test_an_unreachable_or_unauthenticated_target_never_shows_the_password(tmp_p
         run.migrate(source, wrong)
     assert "Sup3rSecretPw" not in str(caught.value) and "***" in str(caught.value)
     result = subprocess.run(["appmod", "migrate", str(source), wrong], capture_output=True, text=True)
-    assert result.returncode == 2
+    assert result.returncode == 1 and "run the command again" in result.stderr  # a database may come up or resume
     assert "Sup3rSecretPw" not in result.stderr + result.stdout and "password authentication failed" in result.stderr
     closed = "postgresql://u:Sup3rSecretPw@127.0.0.1:1/db"
     result = subprocess.run(["appmod", "migrate", str(source), closed], capture_output=True, text=True)
-    assert result.returncode == 2 and "cannot connect" in result.stderr and "Sup3rSecretPw" not in result.stderr
+    assert result.returncode == 1 and "cannot connect" in result.stderr and "Sup3rSecretPw" not in result.stderr
 
 
 def test_a_target_holding_different_data_is_refused_unless_replace(tmp_path, pg_url):

@@ -34,13 +34,16 @@ def test_reconcile_prints_the_status_it_would_write(aws, source_image, tmp_path)
     env = os.environ.copy()  # the aws fixture pointed these at moto and the loopback registries
     body = yaml.safe_load((ROOT / "examples" / "minimal.yaml").read_text())
     body["spec"]["source"]["image"] = source_image
+    # No data to copy (tests/aws/test_data.py copies some), so two passes reach Ready.
+    body["spec"]["migration"] = {"schema": {"strategy": "None"}, "data": {"enabled": False}}
     (tmp_path / "minimal.yaml").write_text(yaml.safe_dump(body))
     result = appmod("reconcile", str(tmp_path / "minimal.yaml"), env=env)
     assert result.returncode == 0, result.stderr
     status = yaml.safe_load(result.stdout)["status"]
     assert status["phase"] == "Provisioning"
     first = {c["type"]: c for c in status["conditions"]}
-    assert set(first) == {"Ready", "Reconciling", "Stalled", "DatabaseReady", "ImageReplicated", "ServiceStable"}
+    assert set(first) == {"Ready", "Reconciling", "Stalled", "DatabaseReady", "ImageReplicated", "SchemaMigrated",
+                          "DataMigrated", "ServiceStable"}
     assert (first["DatabaseReady"]["status"], first["DatabaseReady"]["reason"]) == ("False", "Creating")
     assert (first["ImageReplicated"]["status"], first["ImageReplicated"]["reason"]) == ("True", "Replicated")
     identifier = status["database"]["clusterIdentifier"]
@@ -53,7 +56,8 @@ def test_reconcile_prints_the_status_it_would_write(aws, source_image, tmp_path)
     second = {c["type"]: c for c in status["conditions"]}
     assert second["DatabaseReady"]["status"] == "True", second["DatabaseReady"]
     assert (second["ServiceStable"]["status"], second["ServiceStable"]["reason"]) == ("True", "Stable")
-    assert status["phase"] == "Migrating"  # the one step this version does not run yet
+    assert (second["DataMigrated"]["status"], second["DataMigrated"]["reason"]) == ("True", "NotApplicable")
+    assert (second["Ready"]["status"], status["phase"]) == ("True", "Ready")
     assert status["database"]["clusterIdentifier"] == identifier and status["database"]["endpoint"]
 
 

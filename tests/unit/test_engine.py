@@ -4,8 +4,11 @@ The database step's AWS side is in tests/aws/test_database.py."""
 from __future__ import annotations
 
 import copy
+import threading
+import time
 
 from appmod_operator.reconcile import engine
+from appmod_operator.reconcile.outcome import Result
 from tests.unit.test_spec import MINIMAL
 
 BODY = {"metadata": {"name": "oscar", "namespace": "shop", "generation": 3, "uid": "u"}, "spec": MINIMAL}
@@ -21,9 +24,10 @@ def test_first_status_has_every_summary_condition_and_the_steps(aws):
     got = {t: (c["status"], c["reason"]) for t, c in conditions(result.status).items()}
     assert got == {"Ready": ("False", "Creating"), "Reconciling": ("True", "Progressing"),
                    "Stalled": ("False", "SpecValid"), "DatabaseReady": ("False", "Creating"),
-                   "ImageReplicated": ("True", "Replicated"), "ServiceStable": ("False", "WaitingForSteps")}
+                   "ImageReplicated": ("True", "Replicated"), "DataMigrated": ("False", "WaitingForSteps"),
+                   "ServiceStable": ("False", "WaitingForSteps")}
     assert [c["type"] for c in result.status["conditions"]] == ["Ready", "Reconciling", "Stalled", "DatabaseReady",
-                                                               "ImageReplicated", "ServiceStable"]
+                                                               "DataMigrated", "ImageReplicated", "ServiceStable"]
     assert all(c["observedGeneration"] == 3 for c in result.status["conditions"])
 
 
@@ -64,3 +68,31 @@ def test_a_spec_that_never_parsed_has_nothing_to_tear_down():
     body = copy.deepcopy(BODY)
     body["spec"]["deletionPolicy"] = "Sometimes"
     assert engine.teardown(body).retry_after is None
+
+
+def test_a_pass_that_waited_for_the_lock_compares_with_the_status_the_pass_before_it_wrote(monkeypatch):
+    """kopf hands each pass the body it read before the pass before it wrote its status (a change handler
+    and the timer of one resource run in different threads)."""
+    seen, first_running, go = [], threading.Event(), threading.Event()
+
+    def steps(pass_, app):
+        seen.append(pass_.previous)
+        if len(seen) == 1:
+            first_running.set()
+            go.wait(5)
+        return Result({"phase": f"written by pass {len(seen)}"})
+
+    monkeypatch.setattr(engine, "_run_steps", steps)
+    stale = {**copy.deepcopy(BODY), "metadata": {**BODY["metadata"], "uid": "u-lock"}, "status": {"phase": "stale"}}
+    first = threading.Thread(target=engine.reconcile, args=(stale,))
+    first.start()
+    assert first_running.wait(5)
+    second = threading.Thread(target=engine.reconcile, args=(stale,))
+    second.start()
+    time.sleep(0.3)  # the second pass is waiting for the lock
+    go.set()
+    first.join(5)
+    second.join(5)
+    assert seen == [{"phase": "stale"}, {"phase": "written by pass 1"}]
+    engine.reconcile(stale)  # a pass that did not wait takes the body it was handed
+    assert seen[-1] == {"phase": "stale"}

@@ -18,7 +18,8 @@ def app(**changes):
 
 
 def definition(**changes) -> dict:
-    return service.build_task_definition(app(**changes), OWNER, IMAGE, SECRET, "arn:role", "/appmod/shop/oscar")
+    return service.build_task_definition(app(**changes), OWNER, service.build_image_reference(IMAGE), SECRET,
+                                         "arn:role", "/appmod/shop/oscar")
 
 
 def test_the_task_definition_runs_the_image_by_digest_and_reads_the_url_from_the_secret():

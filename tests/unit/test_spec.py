@@ -101,6 +101,19 @@ def test_no_sqlite_source_is_fine_without_data_or_convert():
     assert spec.parse(body, "shop", "oscar").source.sqlite is None
 
 
+def test_a_fargate_runner_cannot_read_a_path_source():
+    error = error_of(with_(**{"migration.data.runner": "Fargate"}))  # MINIMAL's source is a path
+    assert error.field == "spec.migration.data.runner"
+    assert "cannot read spec.source.database.sqlite.path" in error.message
+
+
+@pytest.mark.parametrize("source", [{"pathInImage": "/app/db.sqlite"}, {"url": "s3://legacy/db.sqlite"}])
+def test_a_fargate_runner_reads_a_path_in_the_image_or_an_s3_object(source):
+    body = with_(**{"migration.data.runner": "Fargate", "source.database.sqlite": source})
+    parsed = spec.parse(body, "shop", "oscar")
+    assert parsed.migration.data_runner == "Fargate" and parsed.source.sqlite.kind == next(iter(source))
+
+
 @pytest.mark.parametrize(("version", "ok"), [
     ("13.14", False), ("13.15", True), ("14.12", True), ("15.6", False), ("15.7", True), ("16.2", False),
     ("16.3", True), ("16.4", True), ("17.1", True), ("12.22", False),

@@ -1,5 +1,5 @@
 """CloudWatch Logs log groups: thin calls to the CloudWatch Logs API, for the log group the ECS
-service's containers write to.
+service's containers write to, and for reading back what a one-off task logged.
 
 `find_*` returns the AWS description or None when absent; the rest make one call each. What the log
 group should look like is decided by reconcile/execution.py, which calls this module.
@@ -35,6 +35,16 @@ def create_log_group(region: str | None, name: str, tags: Mapping[str, str]) -> 
 @translated("logs.PutRetentionPolicy")
 def put_retention(region: str | None, name: str, days: int) -> None:
     _logs(region).put_retention_policy(logGroupName=name, retentionInDays=days)
+
+
+@translated("logs.GetLogEvents")
+def read_last_messages(region: str | None, group: str, stream: str, limit: int) -> list[str]:
+    """The last `limit` messages of a stream, oldest first; [] when the stream does not exist (yet)."""
+    with clients.tolerating("ResourceNotFoundException"):
+        events = _logs(region).get_log_events(logGroupName=group, logStreamName=stream, limit=limit,
+                                              startFromHead=False)["events"]
+        return [e["message"] for e in events]
+    return []
 
 
 @translated("logs.ListTagsForResource")

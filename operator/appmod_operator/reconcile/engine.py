@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from appmod_operator import config, spec, status
 from appmod_operator.errors import AwsError, RegistryError, UserError
 from appmod_operator.names import Owner
-from appmod_operator.reconcile import database, image, repository, schema, service
+from appmod_operator.reconcile import data, database, image, jobs, repository, schema, service
 from appmod_operator.reconcile.outcome import Context, Result, StepOutcome
 from appmod_operator.status import (
+    DATA_MIGRATED,
     DATABASE_READY,
     IMAGE_REPLICATED,
     READY,
@@ -38,20 +40,20 @@ from appmod_operator.status import (
 # AWS read each, so a resource whose AWS state matches costs a few reads per tick); when it returns None,
 # `ensure` runs in full.
 # `applies` leaves out a step the spec does not ask for: the schema step runs the app's own command only
-# (AppCommand); Convert's schema comes with the data migration.
+# (AppCommand); Convert's schema comes with the data migration (DataMigrated).
 STEPS = ((DATABASE_READY, lambda app: True, database.check_database, database.ensure_database, Phase.PROVISIONING),
          (IMAGE_REPLICATED, lambda app: True, image.check_image, image.ensure_image, Phase.DEPLOYING),
          (SCHEMA_MIGRATED, lambda app: app.migration.schema_strategy != "Convert", schema.check_schema,
           schema.ensure_schema, Phase.MIGRATING),
+         (DATA_MIGRATED, lambda app: True, data.check_data, data.ensure_data, Phase.MIGRATING),
          (SERVICE_STABLE, lambda app: True, service.check_service, service.ensure_service, Phase.DEPLOYING))
-# Steps that are not built yet; Ready stays False and says which, rather than claiming them done.
-NOT_YET_BUILT = "the data migration step (and Convert's schema) is not run by this version"
 # Failures worth another pass soon: AWS or a registry not answering as it should.
 TRANSIENT = (AwsError, RegistryError)
 
 # kopf runs a resource's change handlers and its timer in different threads: one pass at a time per
 # resource, so two passes never both find no cluster and both create one.
 _locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+_produced: dict[str, Mapping] = {}  # uid -> the status its latest pass produced, for a pass that waited
 
 
 def reconcile(body: Mapping) -> Result:
@@ -61,22 +63,45 @@ def reconcile(body: Mapping) -> Result:
         app = spec.parse(body.get("spec") or {}, pass_.owner.namespace, pass_.owner.name)
     except UserError as e:
         return pass_.stalled(e)
-    with _locks[pass_.owner.uid]:
-        if app.paused:
-            return pass_.paused({DATABASE_READY: database.observe_database(app, pass_.owner),
-                                 SERVICE_STABLE: service.observe_service(app, pass_.owner)})
-        for condition, applies, check, ensure, phase in STEPS:
-            if not applies(app):
-                continue
-            try:
-                context = pass_.context()
-                outcome = check(app, pass_.owner, context) if pass_.was_done(condition) else None
-                pass_.step(condition, outcome or ensure(app, pass_.owner, context), phase)
-            except UserError as e:
-                return pass_.stalled(e, condition)
-            except TRANSIENT as e:
-                return pass_.retrying(e, condition, phase)
+    with _one_pass_at_a_time(pass_.owner.uid) as fresher:
+        if fresher is not None:
+            pass_ = _Pass(body, fresher)
+        result = _run_steps(pass_, app)
+        _produced[pass_.owner.uid] = result.status
+    return result
+
+
+def _run_steps(pass_: _Pass, app: spec.AppSpec) -> Result:
+    if app.paused:
+        return pass_.paused({DATABASE_READY: database.observe_database(app, pass_.owner),
+                             SERVICE_STABLE: service.observe_service(app, pass_.owner)})
+    for condition, applies, check, ensure, phase in STEPS:
+        if not applies(app):
+            continue
+        try:
+            context = pass_.context()
+            outcome = check(app, pass_.owner, context) if pass_.was_done(condition) else None
+            pass_.step(condition, outcome or ensure(app, pass_.owner, context), phase)
+        except UserError as e:
+            return pass_.stalled(e, condition)
+        except TRANSIENT as e:
+            return pass_.retrying(e, condition, phase)
     return pass_.progressed()
+
+
+@contextmanager
+def _one_pass_at_a_time(uid: str) -> Iterator[Mapping | None]:
+    """Holds the resource's lock for a pass. A pass that had to wait gets the status the pass before it
+    produced: the body kopf handed it was read before that pass wrote its status, and comparing AWS with
+    it would take the previous pass's own work for drift, or miss drift that happened since."""
+    lock = _locks[uid]
+    waited = not lock.acquire(blocking=False)
+    if waited:
+        lock.acquire()
+    try:
+        yield _produced.get(uid) if waited else None
+    finally:
+        lock.release()
 
 
 def teardown(body: Mapping) -> Result:
@@ -86,12 +111,13 @@ def teardown(body: Mapping) -> Result:
         app = spec.parse(body.get("spec") or {}, pass_.owner.namespace, pass_.owner.name)
     except UserError:
         return Result({})  # a spec that never parsed never made anything in AWS
+    jobs.stop(pass_.owner.uid)  # a copy into the database about to go would only fail later
     at = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     removals = ((SERVICE_STABLE, lambda: service.delete_service(app, pass_.owner)),
                 (IMAGE_REPLICATED, lambda: repository.delete_repository(app, pass_.owner)),
                 (DATABASE_READY, lambda: database.delete_database(app, pass_.owner, at)))
     waiting = []
-    with _locks[pass_.owner.uid]:
+    with _one_pass_at_a_time(pass_.owner.uid):
         for condition, remove in removals:
             try:
                 outcome = remove()
@@ -105,11 +131,11 @@ def teardown(body: Mapping) -> Result:
 class _Pass:
     """The conditions of one pass, built on the previous status so transition times hold."""
 
-    def __init__(self, body: Mapping):
+    def __init__(self, body: Mapping, previous: Mapping | None = None):
         meta = body.get("metadata", {})
         self.owner = Owner(meta.get("namespace", "default"), meta.get("name", ""), meta.get("uid", ""))
         self.generation = meta.get("generation", 1)
-        self.previous = body.get("status") or {}
+        self.previous = previous if previous is not None else body.get("status") or {}
         self.conditions = status.Conditions(self.previous.get("conditions"), self.generation, status.now())
         self.parts: dict = {}
         self.done: set[str] = set()
@@ -143,9 +169,10 @@ class _Pass:
             self.conditions.set(RECONCILING, True, Reason.PROGRESSING, outcome.message)
             self.conditions.set(READY, False, outcome.reason, outcome.message)
             return self.result(phase, outcome.message, waiting=any(o.waiting for o, _ in self.pending))
-        self.conditions.set(RECONCILING, True, Reason.STEPS_PENDING, NOT_YET_BUILT)
-        self.conditions.set(READY, False, Reason.STEPS_PENDING, NOT_YET_BUILT)
-        return self.result(Phase.MIGRATING, NOT_YET_BUILT)
+        message = "every step is done and AWS reports the resources available"
+        self.conditions.set(RECONCILING, False, Reason.RECONCILED, message)
+        self.conditions.set(READY, True, Reason.RECONCILED, message)
+        return self.result(Phase.READY, message)
 
     def _stalled_by(self, outcome: StepOutcome) -> Result:
         """A step that reported it cannot finish without the user (a failed migration command)."""

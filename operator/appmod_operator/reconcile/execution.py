@@ -24,6 +24,7 @@ from appmod_operator.status import Reason
 # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html
 MANAGED_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 INLINE_POLICY_NAME = "appmod-database-secret"
+MIGRATION_POLICY_NAME = "appmod-migration-source"
 POLICY_VERSION = "2012-10-17"
 # Long enough to look back at an incident a few weeks old, short enough not to pay for logs forever
 # (a log group without a retention policy keeps its events indefinitely).
@@ -46,28 +47,38 @@ def build_secret_policy(secret_arn: str) -> dict:
         "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret_arn}]}
 
 
+def build_migration_policy(repository_arn: str | None, object_arn: str | None) -> dict:
+    """What `appmod migrate` in a Fargate task reads besides the secret: the image the SQLite file is in
+    (an ECR login is for the whole registry, the pulls are for our repository only), or the S3 object."""
+    statements = []
+    if repository_arn:
+        statements += [{"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+                       {"Effect": "Allow", "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                        "Resource": repository_arn}]
+    if object_arn:
+        # ListBucket, for the key only, makes S3 answer 404 rather than 403 for a missing object.
+        bucket, _, key = object_arn.partition("/")
+        statements += [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": object_arn},
+                       {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket,
+                        "Condition": {"StringEquals": {"s3:prefix": key}}}]
+    return {"Version": POLICY_VERSION, "Statement": statements}
+
+
 def ensure_execution_role(app: AppSpec, owner: Owner, secret_arn: str) -> str:
     """The role's ARN; the role made if absent, its trust policy, the managed policy and the read access
     to `secret_arn` put right otherwise. Raises NotOwned for a role with our name that is not ours.
     Policies someone else attached to our role are left alone. IAM is eventually consistent: a task
     started right after the role is made may fail to assume it for a few seconds
     (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency)."""
-    region, name = app.region, owner.execution_role_name
-    role = iam.find_role(region, name)
-    if role is None:
-        log.info("%s: creating IAM role %s", owner.ref, name)
-        role = iam.create_role(region, name, json.dumps(build_trust_policy()),
-                               f"appmod-operator: ECS task execution role of {owner.ref}", owner.tags)
-    else:
-        _converge_role(region, role, owner)
-    if MANAGED_POLICY not in iam.attached_policy_arns(region, name):
-        log.info("%s: attaching %s to IAM role %s", owner.ref, MANAGED_POLICY, name)
-        iam.attach_policy(region, name, MANAGED_POLICY)
-    wanted = build_secret_policy(secret_arn)
-    if iam.find_inline_policy(region, name, INLINE_POLICY_NAME) != wanted:
-        log.info("%s: granting IAM role %s read access to secret %s", owner.ref, name, secret_arn)
-        iam.put_inline_policy(region, name, INLINE_POLICY_NAME, json.dumps(wanted))
-    return role["Arn"]
+    return _ensure_role(app.region, owner, owner.execution_role_name, "ECS task execution role", (MANAGED_POLICY,),
+                        INLINE_POLICY_NAME, build_secret_policy(secret_arn))
+
+
+def ensure_migration_role(app: AppSpec, owner: Owner, repository_arn: str | None, object_arn: str | None) -> str:
+    """The task role of the data migration task (`spec.migration.data.runner: Fargate`): what its
+    container may read, per build_migration_policy. Same shape and guards as the execution role."""
+    return _ensure_role(app.region, owner, owner.migration_role_name, "data migration task role", (),
+                        MIGRATION_POLICY_NAME, build_migration_policy(repository_arn, object_arn))
 
 
 def ensure_log_group(app: AppSpec, owner: Owner) -> str:
@@ -96,23 +107,45 @@ def delete_execution(app: AppSpec, owner: Owner) -> StepOutcome:
     """Removes, of what is ours, what `spec.deletionPolicy` says; already absent is fine. To be called
     once the service's tasks are gone: Fargate writes their logs with the execution role.
 
-    - Delete: the role (its policies first) and the log group with its logs.
-    - Snapshot: the role only. The logs are kept, as the final snapshot keeps the data: they are the
-      record of what the application did. The role holds nothing worth keeping, is made again the same
-      on demand, and would otherwise leave a standing grant on the secret.
+    - Delete: the roles (the execution role, and the data migration task's when there is one; their
+      policies first) and the log group with its logs.
+    - Snapshot: the roles only. The logs are kept, as the final snapshot keeps the data: they are the
+      record of what the application did. A role holds nothing worth keeping, is made again the same
+      on demand, and would otherwise leave a standing grant.
     - Retain: both kept.
     """
     policy, role, group = app.deletion_policy, owner.execution_role_name, owner.log_group_name
     if policy == "Retain":
         return StepOutcome(True, Reason.RETAINED, f"deletionPolicy Retain: IAM role {role} and log group {group} "
                            "are kept")
-    results = [_delete_role(app.region, owner)]
+    results = [_delete_role(app.region, owner, role) or (True, f"IAM role {role} is gone")]
+    results += [r for r in (_delete_role(app.region, owner, owner.migration_role_name),) if r]
     if policy == "Delete":
         results.append(_delete_log_group(app.region, owner))
     else:
         results.append((False, f"deletionPolicy {policy}: log group {group} and its logs are kept"))
     removed = any(done for done, _ in results)
     return StepOutcome(True, Reason.DELETING if removed else Reason.RETAINED, "; ".join(m for _, m in results))
+
+
+def _ensure_role(region: str | None, owner: Owner, name: str, what: str, managed: tuple[str, ...],
+                 policy_name: str, policy: dict) -> str:
+    role = iam.find_role(region, name)
+    if role is None:
+        log.info("%s: creating IAM role %s", owner.ref, name)
+        role = iam.create_role(region, name, json.dumps(build_trust_policy()),
+                               f"appmod-operator: {what} of {owner.ref}", owner.tags)
+    else:
+        _converge_role(region, role, owner)
+    attached = iam.attached_policy_arns(region, name) if managed else []
+    for arn in managed:
+        if arn not in attached:
+            log.info("%s: attaching %s to IAM role %s", owner.ref, arn, name)
+            iam.attach_policy(region, name, arn)
+    if iam.find_inline_policy(region, name, policy_name) != policy:
+        log.info("%s: writing policy %s of IAM role %s", owner.ref, policy_name, name)
+        iam.put_inline_policy(region, name, policy_name, json.dumps(policy))
+    return role["Arn"]
 
 
 def _converge_role(region: str | None, role: dict, owner: Owner) -> None:
@@ -127,12 +160,12 @@ def _converge_role(region: str | None, role: dict, owner: Owner) -> None:
         iam.update_trust_policy(region, name, json.dumps(build_trust_policy()))
 
 
-def _delete_role(region: str | None, owner: Owner) -> tuple[bool, str]:
-    """(whether the role is now gone, what was done). IAM deletes a role only without policies."""
-    name = owner.execution_role_name
+def _delete_role(region: str | None, owner: Owner, name: str) -> tuple[bool, str] | None:
+    """(whether the role is now gone, what was done); None when there is no such role. IAM deletes a role
+    only without policies."""
     role = iam.find_role(region, name)
     if role is None:
-        return True, f"IAM role {name} is gone"
+        return None
     if not owner.owns(clients.tag_dict(role.get("Tags"))):
         return False, f"IAM role {name} is not ours (no {OWNER_TAG}={owner.ref} tag); left alone"
     log.info("%s: deleting IAM role %s and its policies", owner.ref, name)

@@ -4,7 +4,8 @@ reported as `status.image` (repositoryUri, sourceDigest, digest) and the ImageRe
 The repository comes from repository.py; the copy is registry/copy.py (daemonless, the default) or
 registry/docker.py (`via: Docker`). Both push under `copy.target_tag` (the source tag plus the source
 digest), so a rerun finds its own work, and an IMMUTABLE repository accepts a moved source tag.
-A copy that is already there costs a HEAD on each side. Called by engine.py.
+A copy that is already there costs a HEAD on each side. Called by engine.py, and by sqlite.py for the
+registry clients.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ def ensure_image(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
     repo = repository.ensure_repository(app, owner)
     login = repository.login(app.region)
     ref = parse_source(app)
-    source = _source_registry(app, owner, ref)
-    target = _ecr_registry(login)
+    source = source_registry(app, owner, ref)
+    target = ecr_registry(login)
     try:
         if app.image.via == "Docker":
             source_digest, digest, note = _via_docker(app, ref, source, target, repo.name, login)
@@ -57,8 +58,8 @@ def check_image(app: AppSpec, owner: Owner, context: Context) -> StepOutcome | N
     if repository.find_repository(app) is None or not previous.get("sourceDigest"):
         return None
     ref, login = parse_source(app), repository.login(app.region)
-    source = _source_registry(app, owner, ref)
-    target = _ecr_registry(login)
+    source = source_registry(app, owner, ref)
+    target = ecr_registry(login)
     try:
         top = source.get_manifest(ref.repository, ref.reference)
         digest = top.child_for(app.source.platform, str(ref))["digest"] if top.is_index else top.digest
@@ -79,12 +80,14 @@ def parse_source(app: AppSpec) -> reference.Reference:
         raise SpecError("spec.source.image", str(e)) from None
 
 
-def _ecr_registry(login: repository.RegistryLogin) -> Registry:
+def ecr_registry(login: repository.RegistryLogin) -> Registry:
+    """A client of ECR's registry (or APPMOD_ECR_REGISTRY's stand-in) with the login's credentials."""
     return Registry(login.host, side="ECR", credentials=(login.username, login.password),
                     insecure=login.url.startswith("http://"))
 
 
-def _source_registry(app: AppSpec, owner: Owner, ref: reference.Reference) -> Registry:
+def source_registry(app: AppSpec, owner: Owner, ref: reference.Reference) -> Registry:
+    """A client of the source image's registry, with `spec.source.imagePullSecret`'s credentials if any."""
     credentials = (pull_secret.credentials(owner.namespace, app.source.image_pull_secret, ref.registry)
                    if app.source.image_pull_secret else None)
     return Registry(ref.registry, side="the source registry", credentials=credentials,

@@ -19,7 +19,7 @@ from appmod_operator.names import Owner
 from appmod_operator.reconcile import execution, network
 from appmod_operator.reconcile.outcome import Context, StepOutcome
 from appmod_operator.spec import AppSpec
-from appmod_operator.status import DATABASE_READY, IMAGE_REPLICATED, SCHEMA_MIGRATED, Reason
+from appmod_operator.status import DATA_MIGRATED, DATABASE_READY, IMAGE_REPLICATED, SCHEMA_MIGRATED, Reason
 
 CONTAINER = "app"
 log = logging.getLogger(__name__)
@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
 
 def ensure_service(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
     # The app's own schema migration runs before its new code (AppCommand); Convert's is the data step's.
-    needed = (DATABASE_READY, IMAGE_REPLICATED) + ((SCHEMA_MIGRATED,) if app.migration.schema_strategy == "AppCommand"
-                                                   else ())
+    needed = ((DATABASE_READY, IMAGE_REPLICATED) + ((SCHEMA_MIGRATED,) if app.migration.schema_strategy == "AppCommand"
+                                                    else ()) + ((DATA_MIGRATED,) if app.migration.data_enabled else ()))
     waiting = [c for c in needed if c not in context.done]
     if waiting:
         return StepOutcome(False, Reason.WAITING, f"the service starts once {' and '.join(waiting)} "
@@ -37,7 +37,7 @@ def ensure_service(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
     cluster = ensure_cluster(region, svc.cluster, owner)
     secret_arn = context.current["database"]["secretArn"]
     role_arn = execution.ensure_execution_role(app, owner, secret_arn)
-    wanted = build_task_definition(app, owner, context.current["image"], secret_arn, role_arn,
+    wanted = build_task_definition(app, owner, build_image_reference(context.current["image"]), secret_arn, role_arn,
                                    execution.ensure_log_group(app, owner))
     subnets, groups = network.ensure_service_network(app, owner)
     service = ecs.find_service(region, svc.cluster, owner.task_family)
@@ -100,7 +100,7 @@ def delete_service(app: AppSpec, owner: Owner) -> StepOutcome:
     return execution.delete_execution(app, owner)
 
 
-def build_task_definition(app: AppSpec, owner: Owner, image: Mapping, secret_arn: str, role_arn: str,
+def build_task_definition(app: AppSpec, owner: Owner, image: str, secret_arn: str, role_arn: str,
                           log_group: str) -> dict:
     """The RegisterTaskDefinition request: the image by digest (never a tag that can move), and the
     database URL from the secret's `url` key, never a plain environment value
@@ -108,7 +108,7 @@ def build_task_definition(app: AppSpec, owner: Owner, image: Mapping, secret_arn
     svc = app.service
     container = {
         "name": CONTAINER,
-        "image": f"{image['repositoryUri']}@{image['digest']}",
+        "image": image,
         "essential": True,
         # The task's whole memory, which is what Fargate gives a container that names none; said
         # explicitly because moto's RunTask cannot size a task without it.
@@ -117,11 +117,16 @@ def build_task_definition(app: AppSpec, owner: Owner, image: Mapping, secret_arn
         "environment": [{"name": name, "value": value} for name, value in sorted(svc.env)],
         "secrets": [{"name": svc.database_url_env, "valueFrom": f"{secret_arn}:url::"}],
         "logConfiguration": {"logDriver": "awslogs", "options": {
-            "awslogs-group": log_group, "awslogs-region": _region_of(secret_arn), "awslogs-stream-prefix": CONTAINER}},
+            "awslogs-group": log_group, "awslogs-region": region_of(secret_arn), "awslogs-stream-prefix": CONTAINER}},
     }
     return {"family": owner.task_family, "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc",
             "cpu": svc.cpu, "memory": svc.memory, "executionRoleArn": role_arn, "containerDefinitions": [container],
             "tags": ecs.tag_list(owner.tags)}
+
+
+def build_image_reference(image: Mapping) -> str:
+    """The ECR copy by digest (status.image), never a tag that can move."""
+    return f"{image['repositoryUri']}@{image['digest']}"
 
 
 def essentials(task_definition: Mapping) -> dict:
@@ -133,8 +138,9 @@ def essentials(task_definition: Mapping) -> dict:
         "memory": str(task_definition.get("memory")), "networkMode": task_definition.get("networkMode"),
         "requiresCompatibilities": sorted(task_definition.get("requiresCompatibilities") or []),
         "executionRoleArn": task_definition.get("executionRoleArn"),
+        "taskRoleArn": task_definition.get("taskRoleArn"),
         "container": {
-            "name": container.get("name"), "image": container.get("image"),
+            "name": container.get("name"), "image": container.get("image"), "entryPoint": container.get("entryPoint"),
             "portMappings": sorted((p["containerPort"], p.get("protocol", "tcp"))
                                    for p in container.get("portMappings", [])),
             "environment": sorted((e["name"], e["value"]) for e in container.get("environment") or []),
@@ -256,5 +262,5 @@ def _endpoint(app: AppSpec, service: Mapping) -> str | None:
     return None
 
 
-def _region_of(arn: str) -> str:
+def region_of(arn: str) -> str:
     return arn.split(":")[3]
