@@ -17,6 +17,7 @@ from tests.unit.test_spec import MINIMAL
 NAMESPACE, NAME, UID = "shop", "oscar", "uid-1"
 OWNER = Owner(NAMESPACE, NAME, UID)
 SERVICES = ("rds", "ec2", "secretsmanager")
+EVERY_SERVICE = (*SERVICES, "ecr", "ecs", "iam", "logs", "s3")
 
 
 # The steps besides the data migration's, for tests of those: no data to copy (test_data.py copies some).
@@ -64,6 +65,19 @@ def calls(aws) -> Calls:
     for service in SERVICES:
         clients.client(service, None).meta.events.register("before-call", record)
     return recorded
+
+
+@pytest.fixture
+def every_call() -> Counter:
+    """Every AWS call the operator makes, by service.Operation."""
+    counted = Counter()
+
+    def record(model, **_):
+        counted[f"{model.service_model.service_name}.{model.name}"] += 1
+
+    for service in EVERY_SERVICE:
+        clients.client(service, None).meta.events.register("before-call", record)
+    return counted
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from appmod_operator.reconcile import engine, jobs
 from tests.aws.conftest import body
 from tests.aws.test_database import conditions
 from tests.aws.test_database import secret_value as read_secret
+from tests.aws.test_service import public_task
 from tests.conftest import SOURCE_TITLES
 from tests.migration.sqlite_db import fetch, products
 
@@ -175,3 +176,17 @@ def test_app_command_tables_are_loaded_as_the_app_made_them(postgres, boto, data
     assert fetch(pg_url, "SELECT data_type FROM information_schema.columns WHERE table_name = 'product' "
                          "AND column_name = 'title'") == [("character varying",)]  # the app's table, kept
     assert fetch(pg_url, "SELECT count(*) FROM product") == [(3,)]
+
+
+def test_a_resync_of_migrated_data_reads_at_most_five_times(postgres, boto, database_name, every_call):
+    made = resource(database_name, {"pathInImage": "/app/sandbox/db.sqlite"})
+    first_pass(made, postgres, boto, database_name)
+    run_until(made, ready)
+    public_task(boto)  # a task with an endpoint, as ECS would start it (moto starts none)
+    run_until(made, lambda s: bool(s["service"].get("endpoint")))
+    job = jobs.find_job(made["metadata"]["uid"])
+    every_call.clear()
+    result = engine.reconcile(made)  # the timer's pass: database, image, data and service all in place
+    assert ready(result.status) and jobs.find_job(made["metadata"]["uid"]) is job
+    writes = [k for k in every_call if not k.split(".")[1].startswith(("Describe", "Get", "List"))]
+    assert writes == [] and sum(every_call.values()) <= 5, every_call

@@ -5,9 +5,6 @@ with a correction, stability and the endpoint, the AWS read budget of a steady r
 from __future__ import annotations
 
 import json
-from collections import Counter
-
-import pytest
 
 from appmod_operator.aws import clients
 from appmod_operator.reconcile import engine
@@ -15,7 +12,6 @@ from tests.aws.conftest import OWNER, body
 
 SERVICE = OWNER.task_family
 CLUSTER = "appmod"
-SERVICES = ("rds", "ec2", "secretsmanager", "ecr", "ecs", "iam", "logs")
 
 
 def conditions(status: dict) -> dict[str, tuple[str, str]]:
@@ -39,19 +35,6 @@ def settle(resource: dict):
     """Two passes make everything (the cluster is `creating` on the first); moto reports one task running
     for a new service (tests/infra/moto.py), so a service of 1 is stable."""
     return run(resource, 2)
-
-
-@pytest.fixture
-def every_call() -> Counter:
-    """Every AWS call the operator makes, by service.Operation."""
-    counted = Counter()
-
-    def record(model, **_):
-        counted[f"{model.service_model.service_name}.{model.name}"] += 1
-
-    for service in SERVICES:
-        clients.client(service, None).meta.events.register("before-call", record)
-    return counted
 
 
 def described_service(boto) -> dict:
