@@ -106,6 +106,9 @@ def _add_migrate(commands) -> None:
                          help="read SOURCE out of this image's layers (registry/repository[:tag][@digest]); an "
                               "ECR host is logged in to with the region's ECR token, any other registry is "
                               "read anonymously")
+    command.add_argument("--source-version", metavar="VERSION",
+                         help="with an s3:// SOURCE: read exactly this version (s3:<ETag>, as the operator's "
+                              "status.migration.data.sourceDigest names it); a replaced object is an error")
     command.add_argument("--target-env", metavar="NAME",
                          help="read the target URL from environment variable NAME instead of TARGET (so that "
                               "it is in no command line, e.g. a Fargate task's secret)")
@@ -176,7 +179,9 @@ def _local_source(args: argparse.Namespace, scratch: Path) -> str:
             print(f"appmod: read {source} from {args.from_image} ({digest})", file=sys.stderr)
             return str(destination)
         if source.startswith("s3://"):
-            return str(sqlite.fetch_url(source, None, scratch))
+            return str(sqlite.fetch_url(source, None, scratch, args.source_version))
+        if args.source_version:
+            raise CommandError("--source-version: only for an s3:// SOURCE")
     except UserError as e:
         raise CommandError(f"{what}: {e}") from None
     except (RegistryError, AwsError) as e:

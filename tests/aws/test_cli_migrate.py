@@ -100,3 +100,15 @@ def test_a_registry_that_does_not_answer_is_worth_running_again(env):
     assert "appmod: --from-image: the image's registry 127.0.0.1:9 could not be reached" in result.stderr
     assert "run the command again" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_s3_object_replaced_since_its_version_was_seen_is_not_read(boto, env, pg_url, tmp_path):
+    """What the operator's Fargate task runs: --source-version pins the object the operator recorded."""
+    s3 = boto("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    seen = s3.put_object(Bucket=BUCKET, Key="legacy/db.sqlite", Body=database(tmp_path / "a.sqlite", "Oscar"))["ETag"]
+    s3.put_object(Bucket=BUCKET, Key="legacy/db.sqlite", Body=database(tmp_path / "b.sqlite", "Other", "Rows"))
+    result = appmod("migrate", f"s3://{BUCKET}/legacy/db.sqlite", pg_url, "--source-version",
+                    "s3:" + seen.strip('"'), env=env)
+    assert result.returncode == 1 and "run the command again" in result.stderr, result.stderr
+    assert "product" not in [t for (t,) in fetch(pg_url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]

@@ -283,7 +283,8 @@ def test_an_s3_source_is_read_by_the_task_with_a_role_for_that_object_only(ready
     assert outcome.status == {"migration": {"data": {"sourceDigest": "s3:" + etag.strip('"')}}}
     [task] = data_tasks(boto)
     assert command_of(task) == ["migrate", f"s3://{BUCKET}/{KEY}", "--target-env", "APPMOD_TARGET_URL",
-                                "--schema", "existing", "--verify", "rowcount", "--json"]
+                                "--schema", "existing", "--verify", "rowcount", "--json",
+                                "--source-version", "s3:" + etag.strip('"')]
     assert inline_policy(boto) == {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{BUCKET}/{KEY}"},
         {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{BUCKET}",

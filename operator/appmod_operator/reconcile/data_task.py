@@ -56,14 +56,17 @@ def ensure_task(app: AppSpec, owner: Owner, context: Context, key: str, version:
     return build_report(app, owner, task, version)
 
 
-def build_command(app: AppSpec, image: Mapping) -> list[str]:
-    """`appmod migrate` for the task: the file out of the ECR copy (by digest), or the S3 object."""
+def build_command(app: AppSpec, image: Mapping, version: str) -> list[str]:
+    """`appmod migrate` for the task: the file out of the ECR copy (by digest), or the S3 object at the
+    version the step saw (so the status never names a version the task did not copy)."""
     sqlite = app.source.sqlite
     command = ["migrate", sqlite.location, "--target-env", TARGET_ENV,
                "--schema", "convert" if app.migration.schema_strategy == "Convert" else "existing",
                "--verify", app.migration.data_verify.lower(), "--json"]
     if sqlite.kind == "pathInImage":
         command += ["--from-image", f"{image['repositoryUri']}@{image['digest']}"]
+    else:
+        command += ["--source-version", version]
     return command
 
 
@@ -139,7 +142,7 @@ def _start(app: AppSpec, owner: Owner, context: Context, token: str, version: st
     request = tasks.build_run_task_request(
         svc.cluster, task_definition, token, attempt, service.build_network(subnets, groups, svc.assign_public_ip),
         tasks.build_tags(owner.tags, context.generation, version),
-        {"containerOverrides": [{"name": KIND.container, "command": build_command(app, image)}]})
+        {"containerOverrides": [{"name": KIND.container, "command": build_command(app, image, version)}]})
     return ecs.run_task(region, request)
 
 

@@ -74,11 +74,8 @@ def fetch(app: AppSpec, owner: Owner, version: str, directory: Path) -> Path:
         return Path(sqlite.location)
     destination = directory / PurePosixPath(sqlite.location).name
     if sqlite.kind == "url":
-        if not version.startswith(S3_VERSION):
-            raise ValueError(f"{version!r} is not an S3 object's version")
         log.info("%s: downloading %s (%s)", owner.ref, sqlite.location, version)
-        s3.download(app.region, *_bucket_key(sqlite.location), destination, '"' + version.split(":")[1] + '"')
-        return destination
+        return fetch_url(sqlite.location, app.region, directory, version)
     pinned = dataclasses.replace(image.parse_source(app), digest=version)
     source = image.source_registry(app, owner, pinned)
     try:
@@ -89,11 +86,14 @@ def fetch(app: AppSpec, owner: Owner, version: str, directory: Path) -> Path:
     return destination
 
 
-def fetch_url(url: str, region: str | None, directory: Path) -> Path:
-    """The S3 object at `url` (`s3://bucket/key`) downloaded into `directory`; SourceError when absent."""
-    head = _existing_object(region, url, None)
+def fetch_url(url: str, region: str | None, directory: Path, version: str | None = None) -> Path:
+    """The S3 object at `url` (`s3://bucket/key`) downloaded into `directory`, pinned to `version` (as
+    `find_version` gives it) or else to the ETag it has now; SourceError when absent."""
+    version = version or build_s3_version(_existing_object(region, url, None))
+    if not version.startswith(S3_VERSION):
+        raise SourceError(f"{version!r} is not an S3 object's version (s3:<ETag>)")
     destination = directory / PurePosixPath(url).name
-    s3.download(region, *_bucket_key(url), destination, head["ETag"])
+    s3.download(region, *_bucket_key(url), destination, '"' + version.split(":")[1] + '"')
     return destination
 
 
