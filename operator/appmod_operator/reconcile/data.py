@@ -62,7 +62,7 @@ def ensure_data(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
     key = tasks.build_key(owner.ref, owner.uid, context.generation, version)
     if app.migration.data_runner != FARGATE:
         return _ensure_job(app, owner, key, version)
-    found = data_task.ensure_task(app, owner, context, key, version)
+    found = data_task.ensure_task(app, owner, context, key, version, build_options(app))
     if isinstance(found, data_task.Finished):
         return build_report(found.summary, version, f"copied by Fargate task {found.task_id}")
     return found

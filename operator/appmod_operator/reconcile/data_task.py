@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from appmod_operator import config
 from appmod_operator.aws import ecs, logs
 from appmod_operator.errors import SpecError
+from appmod_operator.migration.job import Options
 from appmod_operator.names import Owner
 from appmod_operator.reconcile import execution, network, service, tasks
 from appmod_operator.reconcile.outcome import Context, StepOutcome
@@ -46,23 +47,23 @@ class Finished:
     task_id: str
 
 
-def ensure_task(app: AppSpec, owner: Owner, context: Context, key: str, version: str) -> StepOutcome | Finished:
+def ensure_task(app: AppSpec, owner: Owner, context: Context, key: str, version: str,
+                options: Options) -> StepOutcome | Finished:
     """The migration task for this generation and source version: found, started, or reported on."""
     token = KIND.started_by(key)
     task, ours = tasks.ensure_task(app.region, app.service.cluster, owner.migration_family, KIND, token,
-                                   lambda attempt: _start(app, owner, context, token, version, attempt))
+                                   lambda attempt: _start(app, owner, context, token, version, options, attempt))
     if not ours:
         return StepOutcome(False, Reason.TASK_RUNNING, tasks.build_waiting(task, KIND), waiting=True)
     return build_report(app, owner, task, version)
 
 
-def build_command(app: AppSpec, image: Mapping, version: str) -> list[str]:
+def build_command(app: AppSpec, image: Mapping, version: str, options: Options) -> list[str]:
     """`appmod migrate` for the task: the file out of the ECR copy (by digest), or the S3 object at the
     version the step saw (so the status never names a version the task did not copy)."""
     sqlite = app.source.sqlite
-    command = ["migrate", sqlite.location, "--target-env", TARGET_ENV,
-               "--schema", "convert" if app.migration.schema_strategy == "Convert" else "existing",
-               "--verify", app.migration.data_verify.lower(), "--json"]
+    command = ["migrate", sqlite.location, "--target-env", TARGET_ENV, "--schema", options.schema,
+               "--verify", options.verify, "--json"]
     if sqlite.kind == "pathInImage":
         command += ["--from-image", f"{image['repositoryUri']}@{image['digest']}"]
     else:
@@ -115,7 +116,8 @@ def find_summary(messages: list[str]) -> dict | None:
     return None
 
 
-def _start(app: AppSpec, owner: Owner, context: Context, token: str, version: str, attempt: int) -> dict:
+def _start(app: AppSpec, owner: Owner, context: Context, token: str, version: str, options: Options,
+           attempt: int) -> dict:
     """Everything the task needs, made if absent, then RunTask."""
     operator_image = config.current().operator_image
     if not operator_image:
@@ -142,7 +144,7 @@ def _start(app: AppSpec, owner: Owner, context: Context, token: str, version: st
     request = tasks.build_run_task_request(
         svc.cluster, task_definition, token, attempt, service.build_network(subnets, groups, svc.assign_public_ip),
         tasks.build_tags(owner.tags, context.generation, version),
-        {"containerOverrides": [{"name": KIND.container, "command": build_command(app, image, version)}]})
+        {"containerOverrides": [{"name": KIND.container, "command": build_command(app, image, version, options)}]})
     return ecs.run_task(region, request)
 
 

@@ -26,9 +26,11 @@ log = logging.getLogger(__name__)
 
 
 def ensure_service(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
-    # The app's own schema migration runs before its new code (AppCommand); Convert's is the data step's.
-    needed = ((DATABASE_READY, IMAGE_REPLICATED) + ((SCHEMA_MIGRATED,) if app.migration.schema_strategy == "AppCommand"
-                                                    else ()) + ((DATA_MIGRATED,) if app.migration.data_enabled else ()))
+    # The app's own schema migration runs before its new code (AppCommand), and its data is in place before
+    # it starts (Convert's schema comes with the data).
+    app_command, data = app.migration.schema_strategy == "AppCommand", app.migration.data_enabled
+    needed = (DATABASE_READY, IMAGE_REPLICATED, *((SCHEMA_MIGRATED,) if app_command else ()),
+              *((DATA_MIGRATED,) if data else ()))
     waiting = [c for c in needed if c not in context.done]
     if waiting:
         return StepOutcome(False, Reason.WAITING, f"the service starts once {' and '.join(waiting)} "
