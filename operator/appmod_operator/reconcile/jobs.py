@@ -47,8 +47,8 @@ class Job:
         done = sum(d for d, _ in self.progress.values())
         total = sum(t for _, t in self.progress.values())
         finished = sum(1 for d, t in self.progress.values() if d >= t)
-        return (f"{finished} of {len(self.progress)} tables started so far complete, {done:,} of {total:,} rows"
-                if self.progress else "reading the source")
+        return (f"{done:,} of {total:,} rows copied; {finished} of the {len(self.progress)} tables started are "
+                "complete" if self.progress else "reading the source")
 
 
 _jobs: dict[str, Job] = {}
