@@ -29,7 +29,7 @@ from appmod_operator.errors import TargetError, UserError
 from appmod_operator.migration import run
 from appmod_operator.migration.job import Options, Progress, Report
 from appmod_operator.names import Owner
-from appmod_operator.reconcile import credentials, data_task, jobs, sqlite, tasks
+from appmod_operator.reconcile import credentials, data_task, jobs, outcome, sqlite, tasks
 from appmod_operator.reconcile.outcome import Context, StepOutcome
 from appmod_operator.spec import AppSpec
 from appmod_operator.status import (
@@ -51,10 +51,9 @@ def ensure_data(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
     """One look at the data migration: remembered, started, or reported on; never waited for."""
     if not app.migration.data_enabled:
         return StepOutcome(True, Reason.NOT_APPLICABLE, "spec.migration.data.enabled is false: no data is copied")
-    waiting = [c for c in build_prerequisites(app) if c not in context.done]
+    waiting = outcome.waiting_for("the data migration", build_prerequisites(app), context.done)
     if waiting:
-        return StepOutcome(False, Reason.WAITING, f"the data migration starts once {' and '.join(waiting)} "
-                           f"{'is' if len(waiting) == 1 else 'are'} True")
+        return waiting
     version = sqlite.find_version(app, context.current.get("image"))
     remembered = _remembered(context, version)
     if remembered is not None:

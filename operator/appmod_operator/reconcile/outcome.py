@@ -6,8 +6,10 @@ phase; handlers.py and cli.py read `Result`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+
+from appmod_operator.status import Reason
 
 
 @dataclass(frozen=True)
@@ -43,3 +45,12 @@ class Result:
     retry_after: float | None = None
     message: str = ""
     corrections: tuple[str, ...] = ()
+
+
+def waiting_for(what: str, needed: Iterable[str], done: frozenset[str]) -> StepOutcome | None:
+    """WaitingForSteps while a step `what` depends on is not done yet, naming those steps; None once all are."""
+    waiting = [c for c in needed if c not in done]
+    if not waiting:
+        return None
+    return StepOutcome(False, Reason.WAITING, f"{what} starts once {' and '.join(waiting)} "
+                       f"{'is' if len(waiting) == 1 else 'are'} True")

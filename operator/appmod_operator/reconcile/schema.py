@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from appmod_operator.aws import ecs
 from appmod_operator.names import Owner
-from appmod_operator.reconcile import execution, network, service, tasks
+from appmod_operator.reconcile import execution, network, outcome, service, tasks
 from appmod_operator.reconcile.outcome import Context, StepOutcome
 from appmod_operator.spec import AppSpec
 from appmod_operator.status import DATABASE_READY, IMAGE_REPLICATED, SCHEMA_MIGRATED, Reason, now
@@ -36,10 +36,9 @@ def ensure_schema(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
                            f"spec.migration.schema.strategy is {strategy}, not {APP_COMMAND}: "
                            + ("the data migration converts the schema" if strategy == "Convert"
                               else "no schema migration is run"))
-    waiting = [c for c in (DATABASE_READY, IMAGE_REPLICATED) if c not in context.done]
+    waiting = outcome.waiting_for("the schema migration task", (DATABASE_READY, IMAGE_REPLICATED), context.done)
     if waiting:
-        return StepOutcome(False, Reason.WAITING, f"the schema migration task starts once {' and '.join(waiting)} "
-                           f"{'is' if len(waiting) == 1 else 'are'} True")
+        return waiting
     # A task that finished for this generation and image is not looked for again: AWS forgets stopped tasks.
     remembered = _remembered(context, done=True) or _remembered(context, done=False)
     if remembered is not None:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from appmod_operator.aws import ec2, ecs
 from appmod_operator.names import Owner
-from appmod_operator.reconcile import execution, network
+from appmod_operator.reconcile import execution, network, outcome
 from appmod_operator.reconcile.outcome import Context, StepOutcome
 from appmod_operator.spec import AppSpec
 from appmod_operator.status import DATA_MIGRATED, DATABASE_READY, IMAGE_REPLICATED, SCHEMA_MIGRATED, Reason
@@ -31,10 +31,9 @@ def ensure_service(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
     app_command, data = app.migration.schema_strategy == "AppCommand", app.migration.data_enabled
     needed = (DATABASE_READY, IMAGE_REPLICATED, *((SCHEMA_MIGRATED,) if app_command else ()),
               *((DATA_MIGRATED,) if data else ()))
-    waiting = [c for c in needed if c not in context.done]
+    waiting = outcome.waiting_for("the service", needed, context.done)
     if waiting:
-        return StepOutcome(False, Reason.WAITING, f"the service starts once {' and '.join(waiting)} "
-                           f"{'is' if len(waiting) == 1 else 'are'} True")
+        return waiting
     region, svc = app.region, app.service
     cluster = ensure_cluster(region, svc.cluster, owner)
     secret_arn = context.current["database"]["secretArn"]
