@@ -119,10 +119,17 @@ def _add_migrate(commands) -> None:
                          help="after the copy, compare an order-independent checksum of every value (default) "
                               "or only row counts")
     command.add_argument("--replace", action="store_true",
-                         help="overwrite target tables that already hold different data")
+                         help="replace the rows of target tables that already hold different data: in one "
+                              "transaction, TRUNCATE then load, the source's rows win. For rows the app's own "
+                              "migrations wrote before the app ever ran (Django's content types, permissions, "
+                              "sites), whose ids the source's foreign keys point at")
     command.add_argument("--keep-as-text", action="append", default=[], metavar="TABLE.COLUMN",
                          help="convert mode: keep this column as text instead of stopping on a value its "
                               "declared type cannot hold (repeatable)")
+    command.add_argument("--json-type", choices=["json", "jsonb"], default="json",
+                         help="convert mode: what a JSON column becomes: json keeps the text byte for byte "
+                              "(default); jsonb stores the parsed value (keys reordered, duplicates dropped), "
+                              "converted after the text is verified")
     command.add_argument("--exclude", action="append", default=[], metavar="TABLE", help="do not copy (repeatable)")
     command.add_argument("--target-schema", default="public", help="PostgreSQL schema to copy into")
     command.add_argument("--workers", type=int, default=2, help="parallel copies (default 2)")
@@ -133,7 +140,8 @@ def _migrate(args: argparse.Namespace) -> int:
     target_url = _target_url(args)
     options = run.Options(schema=args.schema, verify=args.verify, replace=args.replace,
                           workers=max(1, args.workers), keep_as_text=frozenset(args.keep_as_text),
-                          exclude=frozenset(args.exclude), target_schema=args.target_schema)
+                          exclude=frozenset(args.exclude), target_schema=args.target_schema,
+                          json_type=args.json_type)
     with tempfile.TemporaryDirectory(prefix="appmod-migrate-") as scratch:
         source_path = _local_source(args, Path(scratch))
         display = progress.TerminalProgress(sys.stderr)

@@ -12,6 +12,7 @@ Called by plan.py (choosing kinds), copy.py (rendering rows) and verify.py (rend
 from __future__ import annotations
 
 import enum
+import re
 from decimal import Decimal
 
 NUL = b"\x00"
@@ -27,6 +28,10 @@ class Kind(enum.Enum):
     BOOLEAN = "boolean"
     DATE = "date"
     TIMESTAMP = "timestamp"
+    TIME = "time"
+    JSON = "json"  # the text as it is: PostgreSQL's json keeps it byte for byte
+    UUID = "uuid"  # 36 or 32 hex digits, any case, sent in PostgreSQL's form (lowercase, hyphenated)
+    STRICT_TEXT = "strict text"  # existing mode: text only, where a number's meaning would be a guess
 
     @property
     def python_rendered(self) -> bool:
@@ -36,21 +41,24 @@ class Kind(enum.Enum):
 _TIME = "[0-2][0-9]:[0-5][0-9]:[0-5][0-9]"
 _DATE = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]"
 _TIMESTAMP_GLOB = f"{_DATE}[ T]{_TIME}"
+_HEX = "[0-9a-fA-F]"
+_UUID_GLOBS = ("-".join(_HEX * n for n in (8, 4, 4, 4, 12)), _HEX * 32)
+_PATTERN_CHECKED = (Kind.DATE, Kind.TIMESTAMP, Kind.TIME, Kind.UUID)
 
 
 def _python_valid(kind: Kind, c: str) -> str:
     if kind is Kind.REAL:
         # Integers beyond 2**53 would round on their way into a double.
         return f"(typeof({c}) = 'real' OR (typeof({c}) = 'integer' AND abs({c}) <= 9007199254740992))"
-    return f"typeof({c}) IN ('integer', 'real')"
+    return f"typeof({c}) IN ('integer', 'real', 'text')"  # text: a decimal written out, which _numeric reads
 
 
 def invalid_sql(kind: Kind, c: str) -> str:
     """SQLite condition: the value in column expression `c` does not fit the kind (NULL fits)."""
-    if kind in (Kind.DATE, Kind.TIMESTAMP):
+    if kind in _PATTERN_CHECKED:
         return f"NOT {temporal_valid_sql(kind, c)}"
     condition = f"CAST({render_sql(kind, c)} AS BLOB) = X'00'"
-    if kind is Kind.TEXT:
+    if kind in (Kind.TEXT, Kind.JSON, Kind.STRICT_TEXT):
         condition += f" OR (typeof({c}) = 'text' AND instr(CAST({c} AS BLOB), X'00') > 0)"
     return f"({condition})"
 
@@ -65,6 +73,10 @@ def why_invalid(kind: Kind) -> str:
         Kind.BOOLEAN: "is not 0 or 1",
         Kind.DATE: "is not a valid date (YYYY-MM-DD)",
         Kind.TIMESTAMP: "is not a valid timestamp (YYYY-MM-DD HH:MM:SS[.ffffff])",
+        Kind.TIME: "is not a valid time (HH:MM:SS[.ffffff])",
+        Kind.JSON: "is a blob or holds a NUL character, which PostgreSQL json cannot store",
+        Kind.UUID: "is not a UUID (32 hex digits, hyphenated or not)",
+        Kind.STRICT_TEXT: "is not text: as a number or bytes, its meaning for the target's type would be a guess",
     }[kind]
 
 
@@ -89,12 +101,12 @@ def render_sql(kind: Kind, c: str, not_null: bool = False) -> str:
 
     These are the hot path, so each tests the value's type once; a NUL inside a text value needs no
     test of its own, as it reaches the line and fails the NUL check there. Dates and timestamps were
-    checked when their type was chosen (temporal_valid_sql); in existing mode they are TEXT."""
+    checked when their type was chosen (temporal_valid_sql); in existing mode they are TEXT or STRICT_TEXT."""
     if kind.python_rendered:
         return f"CASE WHEN {c} IS NULL OR {_python_valid(kind, c)} THEN {c} ELSE X'00' END"
     if kind is Kind.INTEGER:
         return f"CASE typeof({c}) WHEN 'integer' THEN CAST({c} AS TEXT) WHEN 'null' THEN '\\N' ELSE X'00' END"
-    if kind is Kind.TEXT:
+    if kind in (Kind.TEXT, Kind.JSON):
         return (f"CASE typeof({c}) WHEN 'text' THEN {_escaped(c)} WHEN 'null' THEN '\\N' "
                 f"WHEN 'integer' THEN CAST({c} AS TEXT) WHEN 'real' THEN "
                 f"CASE WHEN CAST(printf('%!.15g', {c}) AS REAL) = {c} THEN printf('%!.15g', {c}) "
@@ -105,12 +117,22 @@ def render_sql(kind: Kind, c: str, not_null: bool = False) -> str:
     if kind is Kind.BOOLEAN:
         field = f"CASE {c} WHEN 0 THEN 'f' WHEN 1 THEN 't' ELSE X'00' END"
         return field if not_null else f"iif({c} IS NULL, '\\N', {field})"
+    if kind is Kind.STRICT_TEXT:
+        return f"CASE typeof({c}) WHEN 'text' THEN {_escaped(c)} WHEN 'null' THEN '\\N' ELSE X'00' END"
+    return f"CASE typeof({c}) WHEN 'text' THEN {_temporal_field(kind, c)} WHEN 'null' THEN '\\N' ELSE X'00' END"
+
+
+def _temporal_field(kind: Kind, c: str) -> str:
+    """A checked date, time, timestamp or UUID text as PostgreSQL writes it back: a space before a
+    timestamp's time and no trailing zeros in a fraction; a UUID in lowercase with its hyphens."""
     if kind is Kind.DATE:
-        return f"CASE typeof({c}) WHEN 'text' THEN {c} WHEN 'null' THEN '\\N' ELSE X'00' END"
-    # As PostgreSQL writes a timestamp: a space before the time, no trailing zeros in the fraction.
-    normalized = (f"CASE WHEN length({c}) > 19 THEN rtrim(rtrim(replace({c}, 'T', ' '), '0'), '.') "
-                  f"ELSE replace({c}, 'T', ' ') END")
-    return f"CASE typeof({c}) WHEN 'text' THEN {normalized} WHEN 'null' THEN '\\N' ELSE X'00' END"
+        return c
+    if kind is Kind.UUID:
+        parts = " || '-' || ".join(f"substr({c}, {start}, {n})" for start, n in ((1, 8), (9, 4), (13, 4), (17, 4),
+                                                                                   (21, 12)))
+        return f"lower(CASE length({c}) WHEN 32 THEN {parts} ELSE {c} END)"
+    whole, text = (19, f"replace({c}, 'T', ' ')") if kind is Kind.TIMESTAMP else (8, c)
+    return f"CASE WHEN length({c}) > {whole} THEN rtrim(rtrim({text}, '0'), '.') ELSE {text} END"
 
 
 def temporal_valid_sql(kind: Kind, c: str) -> str:
@@ -120,8 +142,11 @@ def temporal_valid_sql(kind: Kind, c: str) -> str:
     PostgreSQL's to check: it refuses such a line, and copy.py names the row."""
     if kind is Kind.DATE:
         return f"(typeof({c}) = 'text' AND {c} GLOB '{_DATE}')"
-    return (f"(typeof({c}) = 'text' AND ({c} GLOB '{_TIMESTAMP_GLOB}' OR ({c} GLOB '{_TIMESTAMP_GLOB}.[0-9]*' "
-            f"AND length({c}) <= 26 AND NOT substr({c}, 21) GLOB '*[^0-9]*')))")
+    if kind is Kind.UUID:
+        return f"(typeof({c}) = 'text' AND ({c} GLOB '{_UUID_GLOBS[0]}' OR {c} GLOB '{_UUID_GLOBS[1]}'))"
+    pattern, whole = (_TIMESTAMP_GLOB, 19) if kind is Kind.TIMESTAMP else (_TIME, 8)
+    return (f"(typeof({c}) = 'text' AND ({c} GLOB '{pattern}' OR ({c} GLOB '{pattern}.[0-9]*' "
+            f"AND length({c}) <= {whole + 7} AND NOT substr({c}, {whole + 2}) GLOB '*[^0-9]*')))")
 
 
 class Unrepresentable(Exception):
@@ -152,12 +177,25 @@ def _real(value) -> bytes:
     raise Unrepresentable(why_invalid(Kind.REAL))
 
 
+# A decimal number written out, as an app may keep one in a text column ('12.50', '-3', '1e5').
+_DECIMAL_TEXT = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
 def _numeric(value, precision: int | None, scale: int | None) -> bytes:
     if value is None:
         return NULL_FIELD
+    if value.__class__ is str:
+        if not _DECIMAL_TEXT.fullmatch(value):
+            raise Unrepresentable(why_invalid(Kind.NUMERIC))
+        return _decimal(Decimal(value), precision, scale)
     if isinstance(value, bytes):
         raise Unrepresentable(why_invalid(Kind.NUMERIC))
-    number = Decimal(value) if isinstance(value, int) else Decimal(repr(value))
+    return _decimal(Decimal(value) if isinstance(value, int) else Decimal(repr(value)), precision, scale)
+
+
+def _decimal(number: Decimal, precision: int | None, scale: int | None) -> bytes:
+    if number.is_zero():
+        number = number.copy_abs()  # PostgreSQL's numeric has no negative zero
     if scale is None:
         return format(number, "f").encode()
     if round(number, scale) != number:

@@ -181,7 +181,7 @@ def load(sqlite_conn, pg_conn, plan: plans.TablePlan, bounds: tuple[int, int] | 
     result = UnitResult()
     chunked = is_chunked(plan, bounds, with_rowid)
     lines = _Lines(_batches(sqlite_conn, plan, bounds, with_rowid, chunked), plan, chunked, stop, on_batch, result)
-    columns = ", ".join(quote(c) for c in (["__rowid"] if with_rowid else []) + [c.name for c in plan.columns])
+    columns = ", ".join(quote(c) for c in (["__rowid"] if with_rowid else []) + [c.target for c in plan.columns])
     try:
         with pg_conn.cursor() as cur:
             cur.copy_expert(f"COPY {target} ({columns}) FROM STDIN", lines, size=1 << 18)
@@ -226,7 +226,8 @@ def _from_postgres(error: psycopg2.Error, sqlite_conn, plan: plans.TablePlan, bo
     match = re.search(r"line (\d+)(?:, column ([^:]+))?", context)
     if not match:
         return MigrationError(f"table {plan.name}: PostgreSQL refused the data: {primary}")
-    line, column = int(match.group(1)), match.group(2)
+    line, target_column = int(match.group(1)), match.group(2)
+    column = next((c.name for c in plan.columns if c.target == target_column), target_column)
     where, params = ("WHERE rowid BETWEEN ? AND ?", bounds) if bounds else ("", ())
     order = plan.table.row_key
     value_expr = quote(column) if column and column in {c.name for c in plan.columns} else "NULL"
@@ -235,7 +236,7 @@ def _from_postgres(error: psycopg2.Error, sqlite_conn, plan: plans.TablePlan, bo
     if row is None:
         return MigrationError(f"table {plan.name}: PostgreSQL refused line {line}: {primary}")
     why = f"is refused by PostgreSQL: {primary}"
-    if any(c.name == column and c.kind in (Kind.DATE, Kind.TIMESTAMP) for c in plan.columns):
+    if any(c.name == column and c.kind in (Kind.DATE, Kind.TIMESTAMP, Kind.TIME, Kind.JSON) for c in plan.columns):
         why += f" (--keep-as-text {plan.name}.{column} keeps the column as text)"
     return UnrepresentableValue(plan.name, column or "?", row[0], row[-1], why)
 

@@ -1,8 +1,15 @@
 """Existing mode: the app's own migrations (Django's `migrate`, say) made the tables; this copies the
-data into them. Each table is loaded in one transaction, parents before children (a foreign-key cycle
-in one transaction, constraints deferred): COPY into a temporary text table, checksum it, then
+data into them, all in one transaction, parents before children (constraints deferred, for the
+foreign-key cycles Django makes): each table is COPYed into a temporary text table, checksummed, then
 INSERT ... SELECT with casts to the declared types, so PostgreSQL's own parsers do the conversion and
-name what they refuse. Sequences then continue after the copied maximum.
+name what they refuse. Sequences then continue after the copied maximum, and the materialized views that
+read the loaded tables are refreshed, in dependency order.
+
+Tables that already hold exactly the source's rows are left alone; tables with other rows are refused,
+unless `replace` is set: then they are emptied (TRUNCATE, with the tables whose foreign keys point at
+them) and loaded in that same transaction, so the source's rows win and a crash leaves the target as
+it was. That is for rows the app's migrations wrote before the app ever ran (Django's content types,
+permissions and sites), whose ids the source's foreign keys point at.
 
 Called by run.migrate.
 """
@@ -14,7 +21,7 @@ import threading
 import psycopg2
 
 from appmod_operator.errors import MigrationError, TargetNotEmpty, UnrepresentableValue
-from appmod_operator.migration import copy, plan, source, target, verify
+from appmod_operator.migration import copy, identifiers, plan, source, target, verify
 from appmod_operator.migration.columns import Kind
 from appmod_operator.migration.job import Options, Progress, Report, TableReport
 from appmod_operator.migration.source import quote
@@ -34,40 +41,76 @@ class _Existing:
         self.sqlite_conn, self.pg, self.options, self.progress, self.stop = sqlite_conn, pg, options, progress, stop
 
     def run(self, schema: source.Schema) -> Report:
-        o, sqlite_conn, pg = self.options, self.sqlite_conn, self.pg
+        o, pg = self.options, self.pg
         present = target.tables(pg, o.target_schema)
         report = Report()
-        source_names = {t.name for t in schema.tables} - o.exclude
-        for name in sorted(source_names - set(present)):
-            report.warnings.append(f"table {name} exists only in the source: not copied")
-        for name in sorted(set(present) - source_names - o.exclude):
-            report.warnings.append(f"table {name} exists only in the target: left as it is")
-        plans = {t.name: plan.existing_plan(sqlite_conn, t, present[t.name])
-                 for t in schema.tables if t.name in source_names and t.name in present}
-        groups = _dependency_groups(plans, target.foreign_key_parents(pg, o.target_schema))
-        statuses = {name: self._compare(plans[name]) for name in plans}
+        plans = self._plans(schema, present, report)
+        statuses = {name: self._compare(p) for name, p in plans.items()}
         different = sorted(n for n, s in statuses.items() if s == "different")
         if different and not o.replace:
             raise TargetNotEmpty(f"the target's table(s) {', '.join(different)} already hold different data; "
                                  "pass --replace to overwrite them")
-        if different:
-            # All of them in one statement, so foreign keys between them do not stand in the way; they
-            # are all loaded again below.
-            statuses = dict.fromkeys(statuses, "empty")
-            target.execute(pg, "TRUNCATE " + ", ".join(target.relation(o.target_schema, n) for n in plans),
-                     what="--replace")
-        for group in groups:
-            todo = [plans[n] for n in group if statuses[n] != "unchanged"]
-            report.tables += [TableReport(n, plans[n].rows, 0, "", "unchanged") for n in group
-                              if statuses[n] == "unchanged"]
-            if todo:
-                report.tables += self._load_group(todo)
+        emptied = self._to_empty(plans, statuses, different)
+        report.replaced = sorted(n for n, p in plans.items() if p.target in emptied and statuses[n] != "empty")
+        todo = {n for n, s in statuses.items() if s != "unchanged" or plans[n].target in emptied}
+        report.tables = [TableReport(n, plans[n].rows, 0, "", "unchanged") for n in sorted(set(plans) - todo)]
+        loaded = [plans[n].target for n in todo]
+        views = target.materialized_views(pg, [target.relation(o.target_schema, t) for t in loaded])
+        parents = target.foreign_key_parents(pg, o.target_schema)
+        try:
+            target.execute(pg, "SET CONSTRAINTS ALL DEFERRED", commit=False)
+            if emptied:
+                relations = ", ".join(target.relation(o.target_schema, t) for t in sorted(emptied))
+                target.execute(pg, f"TRUNCATE {relations}", what="--replace", commit=False)
+            for group in _dependency_groups({plans[n].target: plans[n] for n in todo}, parents):
+                report.tables += [self._load_table(p) for p in group]
+            for view in views:
+                target.execute(pg, f"REFRESH MATERIALIZED VIEW {view}", what=f"materialized view {view}",
+                               commit=False)
+            pg.commit()
+        except BaseException:
+            pg.rollback()
+            raise
+        report.refreshed = views
         return report
+
+    def _plans(self, schema: source.Schema, present: dict, report: Report) -> dict[str, plan.TablePlan]:
+        """A plan per table both sides have (by source name); the others are reported."""
+        o = self.options
+        matched = {t.name: identifiers.match(t.name, present) for t in schema.tables if t.name not in o.exclude}
+        for name in sorted(n for n, m in matched.items() if m is None):
+            report.warnings.append(f"table {name} exists only in the source: not copied")
+        for name in sorted(set(present) - set(matched.values()) - o.exclude):
+            report.warnings.append(f"table {name} exists only in the target: left as it is")
+        return {t.name: plan.existing_plan(self.sqlite_conn, t, matched[t.name], present[matched[t.name]])
+                for t in schema.tables if matched.get(t.name)}
+
+    def _to_empty(self, plans: dict[str, plan.TablePlan], statuses: dict[str, str], different: list[str]) -> set[str]:
+        """The target tables to TRUNCATE so that the different ones can be loaded again: those, and every
+        table whose foreign keys point at one of them (PostgreSQL truncates them together). One of those
+        that holds rows the source does not have stops the run: its rows would be lost."""
+        schema, loadable = self.options.target_schema, {p.target for p in plans.values()}
+        children: dict[str, set[str]] = {}
+        for child, parents in target.foreign_key_parents(self.pg, schema).items():
+            for parent in parents:
+                children.setdefault(parent, set()).add(child)
+        chosen = {plans[n].target for n in different}
+        todo = sorted(chosen)
+        while todo:
+            parent = todo.pop()
+            for child in sorted(children.get(parent, set()) - chosen):
+                if child not in loadable and target.holds_rows(self.pg, target.relation(schema, child)):
+                    raise TargetNotEmpty(f"--replace: the target's table {child} refers to {parent} and holds "
+                                         "rows the source does not have; they would be lost (empty it, or "
+                                         "leave its parent out with --exclude)")
+                chosen.add(child)
+                todo.append(child)
+        return chosen
 
     def _compare(self, p: plan.TablePlan) -> str:
         """empty, unchanged (holds exactly the source's rows) or different."""
         pg = self.pg
-        final = target.relation(self.options.target_schema, p.name)
+        final = target.relation(self.options.target_schema, p.target)
         if target.query_one(pg, f"SELECT count(*) FROM (SELECT 1 FROM {final} LIMIT 1) x")[0] == 0:
             return "empty"
         try:
@@ -79,7 +122,7 @@ class _Existing:
 
     def _stage(self, p: plan.TablePlan) -> copy.UnitResult:
         """COPY the source rows, rendered for the target's types, into a temporary text table."""
-        columns = ", ".join(f"{quote(c.name)} text" for c in p.columns)
+        columns = ", ".join(f"{quote(c.target)} text" for c in p.columns)
         target.execute(self.pg, f"CREATE TEMP TABLE appmod_stage (__rowid bigint, {columns}) ON COMMIT DROP",
                        commit=False)
         done = [0]
@@ -90,30 +133,21 @@ class _Existing:
         return copy.load(self.sqlite_conn, self.pg, p, None, "appmod_stage", self.stop, on_batch, with_rowid=True,
                          commit=False)
 
-    def _load_group(self, group: list[plan.TablePlan]) -> list[TableReport]:
-        """One transaction for the group (one table, or the tables of a foreign-key cycle)."""
-        pg, schema, reports = self.pg, self.options.target_schema, []
-        try:
-            target.execute(pg, "SET CONSTRAINTS ALL DEFERRED", commit=False)
-            for p in group:
-                sent = self._stage(p)
-                self._verify(p, sent)
-                self._insert_from_stage(p, target.relation(schema, p.name))
-                target.execute(pg, "DROP TABLE appmod_stage", commit=False)
-                self._continue_sequences(p)
-                reports.append(TableReport(p.name, sent.rows, sent.bytes, fingerprint(sent.checksum), "copied"))
-            pg.commit()
-        except BaseException:
-            pg.rollback()
-            raise
-        return reports
+    def _load_table(self, p: plan.TablePlan) -> TableReport:
+        """Stage, verify and insert one table, inside the run's transaction."""
+        sent = self._stage(p)
+        self._verify(p, sent)
+        self._insert_from_stage(p, target.relation(self.options.target_schema, p.target))
+        target.execute(self.pg, "DROP TABLE appmod_stage", commit=False)
+        self._continue_sequences(p)
+        return TableReport(p.name, sent.rows, sent.bytes, fingerprint(sent.checksum), "copied")
 
     def _verify(self, p: plan.TablePlan, sent: copy.UnitResult) -> None:
         """The staged text is compared with what was sent; the casts after it are PostgreSQL's own."""
         if self.options.verify == "rowcount":
             stored = target.query_one(self.pg, "SELECT count(*) FROM appmod_stage", commit=False)
         else:
-            columns = [("__rowid", Kind.INTEGER)] + [(c.name, Kind.TEXT) for c in p.columns]
+            columns = [("__rowid", Kind.INTEGER)] + [(c.target, Kind.TEXT) for c in p.columns]
             stored = verify.table_checksum(self.pg, "appmod_stage", columns, commit=False)
         verify.compare(p.name, sent.rows, sent.checksum, stored)
 
@@ -121,8 +155,8 @@ class _Existing:
         pg = self.pg
         for c in p.columns:
             self._refuse_lossy_assignment(p, c)
-        columns = ", ".join(quote(c.name) for c in p.columns)
-        casts = ", ".join(c.cast.format(quote(c.name)) for c in p.columns)
+        columns = ", ".join(quote(c.target) for c in p.columns)
+        casts = ", ".join(c.cast.format(quote(c.target)) for c in p.columns)
         with pg.cursor() as cur:
             cur.execute("SAVEPOINT appmod_insert")
             try:
@@ -140,9 +174,10 @@ class _Existing:
     def _refuse_lossy_assignment(self, p: plan.TablePlan, c: plan.ColumnPlan) -> None:
         """Assigning to a type with a length, precision or scale may truncate (varchar), trim trailing
         spaces, or round (numeric, timestamp(0), real) without an error: find such a value first."""
-        value = c.cast.format(quote(c.name))
+        column = quote(c.target)
+        value = c.cast.format(column)
         if c.pg_type == "real":
-            condition, why = f"{quote(c.name)}::float8 <> {value}::float8", "would be rounded by the target's real"
+            condition, why = f"{column}::float8 <> {value}::float8", "would be rounded by the target's real"
         elif c.modifiers and c.cast.startswith("{}::"):
             condition = f"{value} IS DISTINCT FROM ({value})::{c.pg_type}"
             why = f"would be changed by the target's type {c.pg_type} (cut, trimmed or rounded)"
@@ -151,7 +186,7 @@ class _Existing:
         with self.pg.cursor() as cur:
             cur.execute("SAVEPOINT appmod_check")
             try:
-                cur.execute(f"SELECT __rowid, {quote(c.name)} FROM appmod_stage WHERE {quote(c.name)} IS NOT NULL "
+                cur.execute(f"SELECT __rowid, {column} FROM appmod_stage WHERE {column} IS NOT NULL "
                             f"AND {condition} ORDER BY __rowid LIMIT 1")
                 row = cur.fetchone()
             except psycopg2.DataError:
@@ -167,8 +202,9 @@ class _Existing:
                         EXCEPTION WHEN others THEN RETURN true; END $$""", commit=False)
         for c in p.columns:
             probe = "SELECT " + c.cast.format("%s::text")
-            row = target.query_one(pg, f"SELECT __rowid, {quote(c.name)} FROM appmod_stage WHERE "
-                                       f"{quote(c.name)} IS NOT NULL AND pg_temp.appmod_refuses({quote(c.name)}, %s) "
+            column = quote(c.target)
+            row = target.query_one(pg, f"SELECT __rowid, {column} FROM appmod_stage WHERE "
+                                       f"{column} IS NOT NULL AND pg_temp.appmod_refuses({column}, %s) "
                                        "ORDER BY __rowid LIMIT 1", (probe,), commit=False)
             if row:
                 why = f"is refused by the target's type {c.pg_type}: {error.diag.message_primary}"
@@ -178,14 +214,15 @@ class _Existing:
     def _continue_sequences(self, p: plan.TablePlan) -> None:
         """Every sequence behind a copied column (serial or identity) continues after the copied
         maximum, and after SQLite's AUTOINCREMENT high-water mark, so deleted ids are not reused."""
-        pg, final = self.pg, target.relation(self.options.target_schema, p.name)
+        pg, final = self.pg, target.relation(self.options.target_schema, p.target)
         alias = p.table.rowid_alias
         for c in p.columns:
-            sequence = target.query_one(pg, "SELECT pg_get_serial_sequence(%s, %s)", (final, c.name), commit=False)[0]
+            sequence = target.query_one(pg, "SELECT pg_get_serial_sequence(%s, %s)", (final, c.target),
+                                        commit=False)[0]
             floor = (p.table.sequence or 0) if alias is not None and c.name == alias.name else 0
             if sequence:
                 target.execute(pg, f"SELECT setval(%s, greatest(v, 1), v > 0) FROM "
-                             f"(SELECT greatest(coalesce(max({quote(c.name)}), 0), %s) AS v FROM {final}) m",
+                             f"(SELECT greatest(coalesce(max({quote(c.target)}), 0), %s) AS v FROM {final}) m",
                          (sequence, floor), commit=False)
 
 
@@ -193,21 +230,22 @@ def _same_rows_query(p: plan.TablePlan, final: str) -> str:
     """True when the staged rows, cast, equal the target's rows as a multiset."""
     def comparable(c: plan.ColumnPlan, expr: str) -> str:
         return f"({expr})::text" if c.pg_type in ("json", "xml") else expr
-    staged = ", ".join(comparable(c, c.cast.format(quote(c.name))) for c in p.columns)
-    stored = ", ".join(comparable(c, quote(c.name)) for c in p.columns)
+    staged = ", ".join(comparable(c, c.cast.format(quote(c.target))) for c in p.columns)
+    stored = ", ".join(comparable(c, quote(c.target)) for c in p.columns)
     return (f"SELECT NOT EXISTS ((SELECT {staged} FROM appmod_stage) EXCEPT ALL (SELECT {stored} FROM {final})) "
             f"AND NOT EXISTS ((SELECT {stored} FROM {final}) EXCEPT ALL (SELECT {staged} FROM appmod_stage))")
 
 
-def _dependency_groups(plans: dict[str, plan.TablePlan], parents: dict[str, set[str]]) -> list[list[str]]:
-    """Tables in an order where parents come before children; tables in a cycle share one group."""
+def _dependency_groups(plans: dict[str, plan.TablePlan], parents: dict[str, set[str]]) -> list[list[plan.TablePlan]]:
+    """Tables (by target name) in an order where parents come before children; tables in a cycle share
+    one group, loaded with the constraints deferred."""
     remaining = {n: (parents.get(n, set()) & set(plans)) - {n} for n in plans}
     groups = []
     while remaining:
         ready = sorted(n for n, deps in remaining.items() if not deps)
         batch = [[n] for n in ready] or [sorted(remaining)]
         for group in batch:
-            groups.append(group)
+            groups.append([plans[n] for n in group])
             for n in group:
                 remaining.pop(n)
         for deps in remaining.values():

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from hashlib import md5
 
+from appmod_operator.migration.identifiers import Renamed
 from appmod_operator.migration.plan import UNIT_ROWS
 
 Progress = Callable[[str, int, int], None]  # (table, rows done, rows in all)
@@ -24,6 +25,7 @@ class Options:
     exclude: frozenset[str] = frozenset()  # tables not to copy
     target_schema: str = "public"
     unit_rows: int = UNIT_ROWS
+    json_type: str = "json"  # convert mode: json (the text as it is) | jsonb (parsed, after verification)
 
 
 @dataclass
@@ -41,6 +43,9 @@ class Report:
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
     untranslated: list[str] = field(default_factory=list)
+    renamed: list[Renamed] = field(default_factory=list)  # names cut to PostgreSQL's 63 bytes
+    replaced: list[str] = field(default_factory=list)  # existing mode: tables whose rows the source's replaced
+    refreshed: list[str] = field(default_factory=list)  # existing mode: materialized views refreshed after the load
 
     @property
     def rows(self) -> int:
@@ -61,4 +66,5 @@ class Report:
                 "seconds": round(self.seconds, 3), "checksum": self.checksum,
                 "copied": [t.name for t in self.tables if t.status == "copied"],
                 "unchanged": [t.name for t in self.tables if t.status == "unchanged"],
-                "warnings": self.warnings, "untranslated": self.untranslated}
+                "warnings": self.warnings, "untranslated": self.untranslated,
+                "renamed": [r.as_dict() for r in self.renamed], "replaced": self.replaced, "refreshed": self.refreshed}

@@ -6,12 +6,13 @@ Called by run.py. Reads the source (a few aggregate scans) but writes nothing.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from dataclasses import dataclass, replace
 
 from appmod_operator.errors import MigrationError
+from appmod_operator.migration import types
 from appmod_operator.migration.columns import Kind, invalid_sql
+from appmod_operator.migration.identifiers import match, shorten
 from appmod_operator.migration.source import Column, Table, quote
 from appmod_operator.migration.target import TargetColumn
 
@@ -20,13 +21,18 @@ UNIT_ROWS = 262_144  # rows per unit of work in convert mode: a large table make
 
 @dataclass(frozen=True)
 class ColumnPlan:
-    name: str
+    name: str  # in the source
     kind: Kind
     pg_type: str  # convert mode: the type created; existing mode: the target column's type
     cast: str = ""  # existing mode: how the staged text becomes the target type ({} is the text)
     precision: int | None = None
     scale: int | None = None
     modifiers: bool = False  # existing mode: the target type has a length/precision an assignment may apply
+    pg_name: str = ""  # in the target, when it differs (a name cut to PostgreSQL's 63 bytes)
+
+    @property
+    def target(self) -> str:
+        return self.pg_name or self.name
 
 
 @dataclass(frozen=True)
@@ -36,88 +42,96 @@ class TablePlan:
     rows: int
     ranges: tuple[tuple[int, int] | None, ...]  # inclusive rowid ranges; None: the whole table
     warnings: tuple[str, ...] = ()
+    pg_name: str = ""  # in the target, when it differs
 
     @property
     def name(self) -> str:
         return self.table.name
 
     @property
+    def target(self) -> str:
+        return self.pg_name or self.table.name
+
+    @property
     def keyed(self) -> bool:
         """Rows are named by a rowid that the target keeps (INTEGER PRIMARY KEY): checksums go by chunks."""
         return self.table.rowid_alias is not None
+
+    def target_column(self, source_name: str) -> str:
+        return next((c.target for c in self.columns if c.name == source_name), source_name)
 
 
 def convert_plan(conn: sqlite3.Connection, table: Table, keep_as_text: frozenset[str],
                  unit_rows: int = UNIT_ROWS) -> TablePlan:
     warnings: list[str] = []
-    columns = tuple(_convert_column(conn, table, c, keep_as_text, warnings) for c in table.columns)
+    choices = [_declared_choice(conn, table, c, keep_as_text, warnings) for c in table.columns]
+    fitted = _fit(conn, table, choices, warnings)
+    columns = tuple(ColumnPlan(c.name, f.kind, f.pg_type, "", f.precision, f.scale, pg_name=shorten(c.name))
+                    for c, f in zip(table.columns, fitted, strict=True))
     rows, ranges = _ranges(conn, table, unit_rows)
     if table.collations:
         warnings.append(f"table {table.name}: COLLATE {', '.join(table.collations)} is not carried over; "
                         "comparisons in PostgreSQL are case- and accent-sensitive")
-    return TablePlan(table, columns, rows, ranges, tuple(warnings))
+    return TablePlan(table, columns, rows, ranges, tuple(warnings), shorten(table.name))
 
 
-def _convert_column(conn, table: Table, column: Column, keep_as_text: frozenset[str],
-                    warnings: list[str]) -> ColumnPlan:
-    declared = column.declared.upper()
+def _declared_choice(conn, table: Table, column: Column, keep_as_text: frozenset[str],
+                     warnings: list[str]) -> types.Choice:
     if f"{table.name}.{column.name}" in keep_as_text:
-        return ColumnPlan(column.name, Kind.TEXT, "text")
-    # SQLite's affinity rules, in its order (https://sqlite.org/datatype3.html#determination_of_column_affinity),
-    # refined by the declared name where PostgreSQL has a closer type.
-    if "INT" in declared:
-        return ColumnPlan(column.name, Kind.INTEGER, "bigint")
-    if any(word in declared for word in ("CHAR", "CLOB", "TEXT")):
-        return ColumnPlan(column.name, Kind.TEXT, "text")
-    if "BLOB" in declared:
-        return ColumnPlan(column.name, Kind.BLOB, "bytea")
-    if declared == "":
-        return _by_values(conn, table, column, warnings)
-    if any(word in declared for word in ("REAL", "FLOA", "DOUB")):
-        return ColumnPlan(column.name, Kind.REAL, "double precision")
-    if "BOOL" in declared:
-        return ColumnPlan(column.name, Kind.BOOLEAN, "boolean")
-    if "DATETIME" in declared or "TIMESTAMP" in declared:
-        return _temporal(conn, table, column, Kind.TIMESTAMP, "timestamp", warnings)
-    if "DATE" in declared:
-        return _temporal(conn, table, column, Kind.DATE, "date", warnings)
-    if match := re.search(r"\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)", declared):
-        precision, scale = int(match.group(1)), int(match.group(2) or 0)
-        if 0 < precision <= 1000 and scale <= precision:
-            return ColumnPlan(column.name, Kind.NUMERIC, f"numeric({precision},{scale})", "", precision, scale)
-    return ColumnPlan(column.name, Kind.NUMERIC, "numeric")
+        return types.TEXT
+    c = quote(column.name)
+    return types.choose(column.declared, c) or types.by_affinity(column.declared) \
+        or _by_values(conn, table, column, warnings)
 
 
-def _temporal(conn, table: Table, column: Column, kind: Kind, pg_type: str, warnings: list[str]) -> ColumnPlan:
-    bad = first_invalid(conn, table, column.name, kind)
-    if bad is None:
-        return ColumnPlan(column.name, kind, pg_type)
-    warnings.append(f"column {table.name}.{column.name} is declared {column.declared} but keeps type text: "
-                    f"rowid {bad[0]} holds {bad[1]!r}, which is not a {pg_type}")
-    return ColumnPlan(column.name, Kind.TEXT, "text")
+def _fit(conn, table: Table, choices: list[types.Choice], warnings: list[str]) -> list[types.Choice]:
+    """Each choice whose values all fit, else its fallback with a warning naming the first that does not;
+    one scan of the table answers for every column that needs a look."""
+    checked = [(i, choice) for i, choice in enumerate(choices) if choice.misfit]
+    if not checked:
+        return choices
+    column = [table.columns[i] for i, _ in checked]
+    any_misfit = conn.execute("SELECT " + ", ".join(f"max({quote(col.name)} IS NOT NULL AND ({choice.misfit}))"
+                                                    for col, (_, choice) in zip(column, checked, strict=True))
+                              + f" FROM {quote(table.name)}").fetchone()
+    fitted = list(choices)
+    for col, (i, choice), misfit in zip(column, checked, any_misfit, strict=True):
+        if misfit:
+            bad = first_row(conn, table, col.name, choice.misfit)
+            warnings.append(f"column {table.name}.{col.name} is declared {col.declared} but becomes "
+                            f"{choice.fallback.pg_type}: {table.row_key.replace(chr(34), '')} "
+                            f"{', '.join(map(str, bad[:-1]))} holds {bad[-1]!r}, and {choice.pg_type} needs "
+                            f"{choice.needs}")
+            fitted[i] = choice.fallback
+    return fitted
 
 
-def _by_values(conn, table: Table, column: Column, warnings: list[str]) -> ColumnPlan:
+def _by_values(conn, table: Table, column: Column, warnings: list[str]) -> types.Choice:
     """A column without a declared type takes the type its values have."""
     c = quote(column.name)
-    types = {t for (t,) in conn.execute(f"SELECT DISTINCT typeof({c}) FROM {quote(table.name)}")} - {"null"}
-    for only, kind, pg_type in (({"integer"}, Kind.INTEGER, "bigint"), ({"blob"}, Kind.BLOB, "bytea"),
-                                ({"real"}, Kind.REAL, "double precision"),
-                                ({"integer", "real"}, Kind.REAL, "double precision")):
-        if types == only:
-            return ColumnPlan(column.name, kind, pg_type)
-    if len(types) > 1:
+    found = {t for (t,) in conn.execute(f"SELECT DISTINCT typeof({c}) FROM {quote(table.name)}")} - {"null"}
+    for only, choice in (({"integer"}, types.BIGINT), ({"blob"}, types.Choice(Kind.BLOB, "bytea")),
+                         ({"real"}, types.Choice(Kind.REAL, "double precision")),
+                         ({"integer", "real"}, types.Choice(Kind.REAL, "double precision"))):
+        if found == only:
+            return choice
+    if len(found) > 1:
         warnings.append(f"column {table.name}.{column.name} has no declared type and holds "
-                        f"{', '.join(sorted(types))} values: it becomes text")
-    return ColumnPlan(column.name, Kind.TEXT, "text")
+                        f"{', '.join(sorted(found))} values: it becomes text")
+    return types.TEXT
 
 
 def first_invalid(conn, table: Table, column: str, kind: Kind, where: str = "1") -> tuple | None:
     """(rowid, value) of the first non-NULL value of `column` that does not fit `kind`, or None."""
+    return first_row(conn, table, column, invalid_sql(kind, quote(column)), where)
+
+
+def first_row(conn, table: Table, column: str, condition: str, where: str = "1") -> tuple | None:
+    """(row key, value) of the first non-NULL value of `column` for which `condition` holds, or None."""
     c = quote(column)
     return conn.execute(
         f"SELECT {table.row_key}, {c} FROM {quote(table.name)} WHERE {where} AND {c} IS NOT NULL "
-        f"AND {invalid_sql(kind, c)} ORDER BY {table.row_key} LIMIT 1").fetchone()
+        f"AND ({condition}) ORDER BY {table.row_key} LIMIT 1").fetchone()
 
 
 def _ranges(conn, table: Table, unit_rows: int) -> tuple[int, tuple]:
@@ -134,16 +148,23 @@ def _ranges(conn, table: Table, unit_rows: int) -> tuple[int, tuple]:
     return rows, tuple((start, min(start + step - 1, high)) for start in range(low, high + 1, step))
 
 
-def existing_plan(conn: sqlite3.Connection, table: Table, target: list[TargetColumn]) -> TablePlan:
+def existing_plan(conn: sqlite3.Connection, table: Table, pg_name: str, target: list[TargetColumn]) -> TablePlan:
+    """The plan for loading `table` into the target's table `pg_name`, whose columns are `target`."""
     by_name = {c.name: c for c in target}
-    missing = [c.name for c in table.columns if c.name not in by_name]
+    matched = {c.name: match(c.name, by_name) for c in table.columns}
+    missing = [name for name, found in matched.items() if found is None]
     if missing:
         raise MigrationError(f"table {table.name}: column {', '.join(missing)} exists in the source but not in "
                              "the target; its data would be lost (check the app's migrations)")
-    columns = tuple(replace(_existing_column(by_name[c.name], c), modifiers=by_name[c.name].has_modifiers)
-                    for c in table.columns)
+    columns = tuple(replace(_existing_column(by_name[matched[c.name]], c), pg_name=matched[c.name],
+                            modifiers=by_name[matched[c.name]].has_modifiers) for c in table.columns)
     rows, _ = _ranges(conn, table, 1 << 62)
-    return TablePlan(table, columns, rows, (None,))
+    return TablePlan(table, columns, rows, (None,), pg_name=pg_name)
+
+
+# Target types whose text a number or bytes could be read into only by guessing what it means (seconds
+# or microseconds, a date written as 20240115, a UUID's byte order): the source must hold text.
+_TEXT_ONLY = {"date", "time", "timetz", "timestamp", "timestamptz", "interval", "uuid", "inet", "cidr", "macaddr"}
 
 
 def _existing_column(target: TargetColumn, column: Column) -> ColumnPlan:
@@ -163,5 +184,7 @@ def _existing_column(target: TargetColumn, column: Column) -> ColumnPlan:
     if base == "interval" and "INT" in column.declared.upper():
         # Django's DurationField keeps microseconds in an integer column on SQLite.
         return ColumnPlan(column.name, Kind.INTEGER, target.type, "{}::bigint * interval '1 microsecond'")
-    # text, varchar, uuid, json(b), date, timestamp(tz), time, inet, enums, ...: PostgreSQL parses the text.
+    if base in _TEXT_ONLY:  # PostgreSQL parses the text, with the session's settings pinned (target.SESSION)
+        return ColumnPlan(column.name, Kind.STRICT_TEXT, target.type, cast)
+    # text, varchar, json(b), xml, enums, ...: PostgreSQL parses the text.
     return ColumnPlan(column.name, Kind.TEXT, target.type, cast)

@@ -28,7 +28,9 @@ from appmod_operator.errors import (
     SourceError,
     TargetNotEmpty,
 )
-from appmod_operator.migration import copy, ddl, existing, plan, source, target, verify
+from appmod_operator.migration import copy, ddl, existing, identifiers, plan, source, target, verify
+from appmod_operator.migration.columns import Kind
+from appmod_operator.migration.identifiers import shorten
 from appmod_operator.migration.job import Options, Progress, Report, TableReport
 from appmod_operator.migration.source import quote
 from appmod_operator.migration.verify import fingerprint
@@ -48,6 +50,8 @@ def migrate(source_path: str | Path, target_url: str, options: Options | None = 
         raise MigrationError(f"schema mode must be convert or existing, got {options.schema!r}")
     if options.verify not in ("checksum", "rowcount"):
         raise MigrationError(f"verify must be checksum or rowcount, got {options.verify!r}")
+    if options.json_type not in ("json", "jsonb"):
+        raise MigrationError(f"json type must be json or jsonb, got {options.json_type!r}")
     sqlite_conn = source.connect(source_path)
     pg = target.connect(target_url)
     run = _Run(Path(source_path), target_url, pg, options, progress or (lambda *_: None), stop or threading.Event())
@@ -121,15 +125,16 @@ class _Run:
         o = self.options
         present = target.tables(pg, o.target_schema)
         tables = [t for t in schema.tables if t.name not in o.exclude]
+        report = Report(renamed=_refuse_collisions(tables))
         # The integrity check and the planning scans read the source side by side (SQLite releases the
         # GIL); tables start loading as soon as their plan is ready.
         self._integrity = self._verifiers().submit(lambda: source.check_integrity(self.sqlite(), self.source_path))
         planned = [(t, self._verifiers().submit(self._plan, t)) for t in tables]
         # Tables the target has already must be found unchanged (or refused) before anything is loaded.
-        unchanged = self._unchanged_or_refuse(sqlite_conn, pg, [f.result() for t, f in planned if t.name in present])
-        report = Report(tables=unchanged)
+        report.tables = self._unchanged_or_refuse(
+            sqlite_conn, pg, [f.result() for t, f in planned if shorten(t.name) in present])
         target.execute(pg, f"CREATE SCHEMA IF NOT EXISTS {quote(STAGING_SCHEMA)}")
-        skip = {t.name for t in unchanged}
+        skip = {t.name for t in report.tables}
         report.tables += self._load_all(pg, [f for t, f in planned if t.name not in skip], present, report)
         self._integrity.result()
         plans = [f.result() for _, f in planned]
@@ -153,7 +158,7 @@ class _Run:
         unchanged, different = [], []
         for p in present:
             sent = copy.source_checksum(sqlite_conn, p)
-            stored = self._stored_checksum(target.relation(self.options.target_schema, p.name), p)
+            stored = self._stored_checksum(target.relation(self.options.target_schema, p.target), p)
             if stored == (sent.rows, sent.checksum):
                 unchanged.append(TableReport(p.name, sent.rows, sent.bytes, fingerprint(sent.checksum), "unchanged"))
             else:
@@ -170,7 +175,7 @@ class _Run:
             return None  # columns or types differ: not the same data
 
     def _create_staging(self, pg, p: plan.TablePlan, untranslated: list[str]) -> None:
-        target.execute(pg, f"DROP TABLE IF EXISTS {target.relation(STAGING_SCHEMA, p.name)} CASCADE")
+        target.execute(pg, f"DROP TABLE IF EXISTS {target.relation(STAGING_SCHEMA, p.target)} CASCADE")
         target.execute(pg, ddl.build_create_table(p, STAGING_SCHEMA, untranslated))
 
     def _load_all(self, pg, planned: list[Future], present: dict, report: Report) -> list[TableReport]:
@@ -199,7 +204,7 @@ class _Run:
                     total.checksum += result.checksum
                     pending[p.name] -= 1
                     if pending[p.name] == 0:
-                        finishing.append(self._finishers().submit(self._finish_table, p, total, p.name in present,
+                        finishing.append(self._finishers().submit(self._finish_table, p, total, p.target in present,
                                                                   report.untranslated))
             return [f.result() for f in finishing]
         except BaseException:
@@ -216,15 +221,16 @@ class _Run:
     def _finish_table(self, p: plan.TablePlan, sent: copy.UnitResult, replacing: bool,
                       untranslated: list[str]) -> TableReport:
         """Build the staged table's keys and indexes, verify it, then move it into place atomically."""
-        pg, staged = self.pg(), target.relation(STAGING_SCHEMA, p.name)
+        pg, staged = self.pg(), target.relation(STAGING_SCHEMA, p.target)
         self._integrity.result()  # nothing moves into the target from a source that failed its check
         with self._lock:
             statements = ddl.build_keys_and_indexes(p, STAGING_SCHEMA, untranslated)
         for statement in statements:
             target.execute(pg, statement, what=f"table {p.name}")
         self._verify(staged, p, sent)
+        self._to_jsonb(pg, staged, p)
         self._continue_identity(pg, staged, p)
-        final = target.relation(self.options.target_schema, p.name)
+        final = target.relation(self.options.target_schema, p.target)
         with pg.cursor() as cur:
             if replacing:
                 cur.execute(f"DROP TABLE IF EXISTS {final} CASCADE")
@@ -242,10 +248,10 @@ class _Run:
     def _target_checksum(self, relation: str, p: plan.TablePlan) -> tuple[int, int]:
         """(rows, checksum) of what `relation` stores, hashed as copy.load hashed what it sent: chunk by
         chunk in key order for keyed tables (chunks read in parallel), else row by row."""
-        columns = [(c.name, c.kind) for c in p.columns]
+        columns = [(c.target, c.kind) for c in p.columns]
         if not p.keyed:
             return verify.table_checksum(self.pg(), relation, columns)
-        key = p.table.rowid_alias.name
+        key = p.target_column(p.table.rowid_alias.name)
         chunks = [c for bounds in p.ranges for c in verify.chunk_bounds(*bounds)]
         parts = list(self._verifiers().map(
             lambda bounds: verify.chunk_checksum(self.pg(), relation, columns, key, bounds), chunks))
@@ -270,34 +276,43 @@ class _Run:
         alias = p.table.rowid_alias
         if alias is None:
             return
-        c = quote(alias.name)
+        name = p.target_column(alias.name)
         target.execute(pg, f"SELECT setval(pg_get_serial_sequence(%s, %s), greatest(v, 1), v > 0) "
-                     f"FROM (SELECT greatest(coalesce(max({c}), 0), %s) AS v FROM {relation}) m",
-                 (relation, alias.name, p.table.sequence or 0))
+                           f"FROM (SELECT greatest(coalesce(max({quote(name)}), 0), %s) AS v FROM {relation}) m",
+                       (relation, name, p.table.sequence or 0))
+
+    def _to_jsonb(self, pg, relation: str, p: plan.TablePlan) -> None:
+        """With json_type jsonb, JSON columns become jsonb once verified as sent: jsonb keeps the
+        parsed value, not the text (keys reordered, duplicates dropped), so it cannot be checksummed."""
+        if self.options.json_type != "jsonb":
+            return
+        for c in p.columns:
+            if c.kind is Kind.JSON:
+                target.execute(pg, f"ALTER TABLE {relation} ALTER COLUMN {quote(c.target)} TYPE jsonb "
+                                   f"USING {quote(c.target)}::jsonb", what=f"table {p.name}, column {c.name}")
 
     def _ensure_constraints(self, pg, plans: list[plan.TablePlan], report: Report) -> None:
         """Foreign keys and CHECKs, added NOT VALID (no table lock while scanning), then validated;
         one that fails to validate stays, unvalidated, and is reported."""
         schema = self.options.target_schema
-        keys = {p.name: p.table.primary_key for p in plans}
+        by_name = {p.name: p for p in plans}
         added: list[tuple[str, str]] = []
         for p in plans:
-            columns = [c.name for c in p.columns]
-            constraints = [ddl.build_foreign_key(p.name, fk, keys.get(fk.table, ()), schema)
-                           for fk in p.table.foreign_keys if fk.table in keys]
+            constraints = [ddl.build_foreign_key(p, fk, by_name[fk.table], schema)
+                           for fk in p.table.foreign_keys if fk.table in by_name]
             for number, check in enumerate(p.table.checks, 1):
-                expression = ddl.translate_expression(check, columns)
+                expression = ddl.translate_expression(check, {c.name: c.target for c in p.columns})
                 if expression is None:
                     report.untranslated.append(f"check on {p.name}: {check}")
                 else:
-                    constraints.append(ddl.build_check(p.name, number, expression, schema))
+                    constraints.append(ddl.build_check(p, number, expression, schema))
             for fk in p.table.foreign_keys:
-                if fk.table not in keys:
+                if fk.table not in by_name:
                     report.untranslated.append(f"foreign key {p.name}({', '.join(fk.columns)}) -> {fk.table} "
                                                "(the parent table is not copied)")
             for name, statement in constraints:
-                if self._add_constraint(pg, p.name, name, statement, report):
-                    added.append((p.name, name))
+                if self._add_constraint(pg, p.target, name, statement, report):
+                    added.append((p.target, name))
         # Validation only reads (SHARE UPDATE EXCLUSIVE on the child), so the checks run side by side.
         failures = self._verifiers().map(lambda c: self._validate(*c), added)
         report.warnings += [f for f in failures if f]
@@ -321,6 +336,22 @@ class _Run:
             return f"constraint {name} is in place but not validated: the source data breaks it ({e})"
         return None
 
+def _refuse_collisions(tables: list[source.Table]) -> list[identifiers.Renamed]:
+    """Before anything is written: no two tables, columns of one table, or relations of the schema
+    (tables and indexes share it in PostgreSQL) may get the same PostgreSQL name. What is renamed."""
+    table_names = [(t.name, shorten(t.name)) for t in tables]
+    index_names = [n for t in tables for n in ddl.index_names(t)]
+    identifiers.refuse_collisions("tables", table_names)
+    identifiers.refuse_collisions("the relations", table_names + index_names)
+    renamed = identifiers.renamed("table", table_names)
+    for t in tables:
+        columns = [(c.name, shorten(c.name)) for c in t.columns]
+        identifiers.refuse_collisions(f"table {t.name}: the columns", columns)
+        renamed += identifiers.renamed("column", ((f"{t.name}.{old}", f"{shorten(t.name)}.{new}")
+                                                  for old, new in columns))
+    return renamed + identifiers.renamed("index", index_names)
+
+
 _worker: dict = {}
 
 
@@ -339,5 +370,5 @@ def _worker_connections() -> None:
 
 def _worker_load(p: plan.TablePlan, bounds) -> copy.UnitResult:
     _worker_connections()
-    return copy.load(_worker["sqlite"], _worker["pg"], p, bounds, target.relation(STAGING_SCHEMA, p.name),
+    return copy.load(_worker["sqlite"], _worker["pg"], p, bounds, target.relation(STAGING_SCHEMA, p.target),
                      _worker["stop"], lambda rows: _worker["messages"].put((p.name, rows)))

@@ -15,9 +15,12 @@ import psycopg2.extensions
 
 from appmod_operator.errors import MigrationError, TargetError
 
-# Renderings in columns.pg_render assume these (ISO dates, UTC, hex bytea, shortest floats). JIT off:
-# compiling each checksum query costs more than it saves. work_mem: checksum chunks sort in memory.
-SESSION = ("SET datestyle TO ISO, YMD; SET TimeZone TO 'UTC'; SET extra_float_digits TO 1; "
+# Renderings in columns.py assume these (ISO dates, UTC, hex bytea, shortest floats), and so do the
+# casts of existing mode: a naive timestamp is read as UTC (Django's convention with USE_TZ), a date and
+# an interval as ISO and PostgreSQL write them, whatever the server's or the database's defaults are.
+# JIT off: compiling each checksum query costs more than it saves. work_mem: checksum chunks sort in memory.
+SESSION = ("SET datestyle TO ISO, YMD; SET TimeZone TO 'UTC'; SET IntervalStyle TO postgres; "
+           "SET extra_float_digits TO 1; "
            "SET bytea_output TO hex; SET standard_conforming_strings TO on; SET client_encoding TO 'UTF8'; "
            "SET jit TO off; SET work_mem TO '64MB'")
 
@@ -106,6 +109,34 @@ def foreign_key_parents(conn, schema: str) -> dict[str, set[str]]:
             parents.setdefault(child, set()).add(parent)
     conn.commit()
     return parents
+
+
+def materialized_views(conn, tables: list[str]) -> list[str]:
+    """The materialized views that depend on any of `tables` (relations), directly or through other
+    views, each after the ones it reads (found through the rewrite rules behind every view)."""
+    if not tables:
+        return []
+    with conn.cursor() as cur:
+        cur.execute("""
+            WITH RECURSIVE dependent(view, depth) AS (
+                SELECT r.ev_class, 1 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+                WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
+                  AND d.refobjid = ANY(%s::regclass[]) AND r.ev_class <> d.refobjid
+                UNION
+                SELECT r.ev_class, dependent.depth + 1 FROM dependent
+                JOIN pg_depend d ON d.refobjid = dependent.view AND d.classid = 'pg_rewrite'::regclass
+                  AND d.refclassid = 'pg_class'::regclass
+                JOIN pg_rewrite r ON r.oid = d.objid
+                WHERE r.ev_class <> dependent.view AND dependent.depth < 64)
+            SELECT c.oid::regclass::text FROM dependent JOIN pg_class c ON c.oid = dependent.view
+            WHERE c.relkind = 'm' GROUP BY c.oid ORDER BY max(depth), 1""", (tables,))
+        views = [name for (name,) in cur.fetchall()]
+    conn.commit()
+    return views
+
+
+def holds_rows(conn, relation_name: str) -> bool:
+    return query_one(conn, f"SELECT EXISTS (SELECT 1 FROM {relation_name})")[0]
 
 
 def constraint_exists(conn, schema: str, table: str, name: str) -> bool:
