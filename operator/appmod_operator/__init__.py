@@ -10,3 +10,6 @@ VERSION = "v1alpha1"
 PLURAL = "appmodernizations"
 KIND = "AppModernization"
 FINALIZER = f"{GROUP}/finalizer"
+# A new value asks for the data to be migrated again (with spec.migration.data.allowReplace, over the rows
+# the app has written since).
+REMIGRATE_ANNOTATION = f"{GROUP}/remigrate"

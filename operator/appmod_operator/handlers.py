@@ -14,7 +14,6 @@ import kopf
 from appmod_operator import GROUP, PLURAL, VERSION, config
 from appmod_operator.reconcile import engine, jobs
 from appmod_operator.reconcile.outcome import Result
-from appmod_operator.status import Reason
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 RESYNC = config.current().resync_seconds
@@ -41,11 +40,11 @@ def stop(**_) -> None:
 
 
 def _apply(result: Result, body: kopf.Body, patch: kopf.Patch) -> None:
-    """Drift put right is said in an event each. The status goes out with kopf's patch even when we ask
-    to be called again: kopf applies the patch after the handler, failed or not, and keeps our
-    finalizer while a delete handler retries."""
-    for correction in result.corrections:
-        kopf.event(body, type="Normal", reason=Reason.DRIFT_CORRECTED, message=correction)
+    """Drift put right, and other changes a step names, are said in an event each. The status goes out
+    with kopf's patch even when we ask to be called again: kopf applies the patch after the handler,
+    failed or not, and keeps our finalizer while a delete handler retries."""
+    for reason, message in result.events:
+        kopf.event(body, type="Normal", reason=reason, message=message)
     patch.status.update(result.status)
     if result.retry_after is not None:
         raise kopf.TemporaryError(result.message, delay=result.retry_after)

@@ -80,6 +80,7 @@ class Migration:
     data_enabled: bool
     data_verify: str
     data_runner: str
+    data_allow_replace: bool = False  # with the appmod.io/remigrate annotation: over rows the app has written
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,7 @@ def _migration(f: _Fields) -> Migration:
         data_enabled=data.flag("enabled", True),
         data_verify=data.text("verify", "Checksum", enum=VERIFY_MODES),
         data_runner=data.text("runner", "Operator", enum=RUNNERS),
+        data_allow_replace=data.flag("allowReplace", False),
     )
     for part in (schema, data, f):
         part.done()

@@ -52,6 +52,8 @@ class Reason:
     MIGRATED = "Migrated"
     MIGRATING = "Migrating"
     MIGRATION_FAILED = "MigrationFailed"
+    TABLES_REPLACED = "TablesReplaced"  # an event: the source's rows replaced those of the app's migrations
+    REPLACE_NOT_ALLOWED = "ReplaceNotAllowed"
     TASK_RUNNING = "TaskRunning"
     TASK_FAILED = "TaskFailed"
     NOT_APPLICABLE = "NotApplicable"

@@ -6,12 +6,15 @@ from __future__ import annotations
 import copy
 import logging
 from collections import Counter
+from pathlib import Path
 
 import boto3
 import pytest
 
+from appmod_operator import config
 from appmod_operator.aws import clients
 from appmod_operator.names import Owner
+from tests.migration.sqlite_db import products
 from tests.unit.test_spec import MINIMAL
 
 NAMESPACE, NAME, UID = "shop", "oscar", "uid-1"
@@ -93,3 +96,18 @@ def debug_logs(caplog):
     root.handlers[:], root.level = saved[0], saved[1]
     for name, level in saved[2].items():
         logging.getLogger(name).setLevel(level)
+
+
+@pytest.fixture
+def database_name(postgres, pg_url, monkeypatch) -> str:
+    """A fresh database in the test PostgreSQL, which stands in for the cluster's writer."""
+    monkeypatch.setenv("APPMOD_DATABASE_HOST", f"127.0.0.1:{postgres.port}")
+    config.load()
+    return pg_url.rsplit("/", 1)[1]
+
+
+@pytest.fixture
+def sqlite_file(tmp_path) -> Path:
+    path = tmp_path / "legacy.sqlite"
+    products(path, "Oscar", "Sandbox", "Django")
+    return path

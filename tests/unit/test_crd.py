@@ -180,7 +180,7 @@ def test_defaults_of_the_minimal_resource_match_the_design():
     }
     assert spec["migration"] == {
         "schema": {"strategy": "Convert"},
-        "data": {"enabled": True, "verify": "Checksum", "runner": "Operator"},
+        "data": {"enabled": True, "verify": "Checksum", "runner": "Operator", "allowReplace": False},
     }
     assert spec["image"] == {
         "via": "Registry",
@@ -212,6 +212,7 @@ def test_defaulting_does_not_override_given_values():
         "enabled": False,
         "verify": "Checksum",
         "runner": "Operator",
+        "allowReplace": False,
     }
     assert spec["migration"]["schema"] == {"strategy": "Convert"}
 
@@ -235,6 +236,7 @@ SPEC_FIELDS = words(
     database.deletionProtection database.backupRetentionDays database.subnetIds
     migration migration.schema migration.schema.strategy migration.schema.command
     migration.data migration.data.enabled migration.data.verify migration.data.runner
+    migration.data.allowReplace
     image image.repository image.via image.tagMutability image.scanOnPush image.keepLast
     service service.cluster service.desiredCount service.cpu service.memory service.containerPort
     service.assignPublicIp service.subnetIds service.securityGroupIds
@@ -253,7 +255,9 @@ STATUS_FIELDS = words(
     migration migration.schema migration.schema.strategy migration.schema.completedAt
     migration.schema.taskArn migration.data migration.data.tables migration.data.rows
     migration.data.bytes migration.data.checksum migration.data.sourceDigest
-    migration.data.completedAt
+    migration.data.completedAt migration.data.replaced migration.data.refreshed migration.data.renamed
+    migration.data.renamed[].kind migration.data.renamed[].from migration.data.renamed[].to
+    migration.data.remigrate
     service service.clusterArn service.serviceArn service.taskDefinitionArn
     service.desiredCount service.runningCount service.rolloutState service.endpoint
 """

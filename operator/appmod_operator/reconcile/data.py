@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from threading import Event
 from urllib.parse import urlsplit, urlunsplit
 
-from appmod_operator import config
-from appmod_operator.errors import TargetError, UserError
+from appmod_operator import REMIGRATE_ANNOTATION, config
+from appmod_operator.aws import ecs
+from appmod_operator.errors import TargetError, TargetNotEmpty, UserError
 from appmod_operator.migration import run
 from appmod_operator.migration.job import Options, Progress, Report
 from appmod_operator.names import Owner
@@ -55,16 +57,45 @@ def ensure_data(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
     if waiting:
         return waiting
     version = sqlite.find_version(app, context.current.get("image"))
-    remembered = _remembered(context, version)
+    asked = remigrate_asked(context)
+    if asked and not app.migration.data_allow_replace and _app_has_run(app, owner):
+        return StepOutcome(False, Reason.REPLACE_NOT_ALLOWED, f"the annotation {REMIGRATE_ANNOTATION}="
+                           f"{context.remigrate!r} asks for the data to be migrated again, replacing the rows the "
+                           "app has written since; set spec.migration.data.allowReplace: true to allow that, or "
+                           "remove the annotation", {"migration": {"data": dict(_previous_data(context))}},
+                           stalled=True)
+    remembered = None if asked else _remembered(context, version)
     if remembered is not None:
         return remembered
-    key = tasks.build_key(owner.ref, owner.uid, context.generation, version)
+    key = tasks.build_key(owner.ref, owner.uid, context.generation,
+                          f"{version}\n{context.remigrate}" if asked else version)
+    options = partial(_options, app, owner, asked and app.migration.data_allow_replace)
     if app.migration.data_runner != FARGATE:
-        return _ensure_job(app, owner, key, version)
-    found = data_task.ensure_task(app, owner, context, key, version, build_options(app))
+        return _ensure_job(app, owner, key, version, options, context.remigrate)
+    found = data_task.ensure_task(app, owner, context, key, version, options)
     if isinstance(found, data_task.Finished):
-        return build_report(found.summary, version, f"copied by Fargate task {found.task_id}")
+        return build_report(found.summary, version, f"copied by Fargate task {found.task_id}", context.remigrate)
     return found
+
+
+def remigrate_asked(context: Context) -> bool:
+    """A value of the appmod.io/remigrate annotation that no finished migration has honoured yet."""
+    return bool(context.remigrate) and _previous_data(context).get("remigrate", "") != context.remigrate
+
+
+def _options(app: AppSpec, owner: Owner, allowed: bool) -> Options:
+    """The options of a run about to start. It replaces rows when the user asked and allowed it, or when
+    the app's own schema step (AppCommand) made the tables and the app has never run against this
+    database: then the rows its tables hold are only what the schema step wrote (Django's content types,
+    permissions, sites), and the source's rows replace them, with the ids its foreign keys point at."""
+    first_run = app.migration.schema_strategy == "AppCommand" and not _app_has_run(app, owner)
+    return build_options(app, replace=allowed or first_run)
+
+
+def _app_has_run(app: AppSpec, owner: Owner) -> bool:
+    """The app's service exists (it starts only after the data step): one AWS read, made only when a
+    migration is about to start or a remigration is asked for."""
+    return ecs.find_service(app.region, app.service.cluster, owner.task_family) is not None
 
 
 def check_data(app: AppSpec, owner: Owner, context: Context) -> StepOutcome | None:
@@ -88,9 +119,9 @@ def build_prerequisites(app: AppSpec) -> tuple[str, ...]:
             + ((SCHEMA_MIGRATED,) if app.migration.schema_strategy != "Convert" else ()))
 
 
-def build_options(app: AppSpec) -> Options:
+def build_options(app: AppSpec, replace: bool = False) -> Options:
     return Options(schema="convert" if app.migration.schema_strategy == "Convert" else "existing",
-                   verify=app.migration.data_verify.lower())
+                   verify=app.migration.data_verify.lower(), replace=replace)
 
 
 def build_target_url(url: str, host_override: str | None) -> str:
@@ -103,12 +134,19 @@ def build_target_url(url: str, host_override: str | None) -> str:
                                      else host_override))
 
 
-def build_report(report: Mapping, version: str, message: str) -> StepOutcome:
-    """DataMigrated=True from a migration's summary (Report.summary(), or the one a task logged)."""
+def build_report(report: Mapping, version: str, message: str, remigrate: str = "") -> StepOutcome:
+    """DataMigrated=True from a migration's summary (Report.summary(), or the one a task logged); the tables
+    whose rows were replaced are said in an event too."""
     data = {"tables": report["tables"], "rows": report["rows"], "bytes": report["bytes"],
-            "checksum": report["checksum"], "sourceDigest": version, "completedAt": now()}
+            "checksum": report["checksum"], "sourceDigest": version, "completedAt": now(),
+            **{key: report[key] for key in ("replaced", "refreshed", "renamed") if report.get(key)},
+            **({"remigrate": remigrate} if remigrate else {})}
+    replaced = report.get("replaced") or []
+    events = ((Reason.TABLES_REPLACED, f"the source's rows replaced the rows of table(s) {', '.join(replaced)}"),) \
+        if replaced else ()
     return StepOutcome(True, Reason.MIGRATED, f"{message}: {report['tables']} tables, {report['rows']:,} rows, "
-                       f"{report['bytes']:,} bytes, checksum {report['checksum']}", {"migration": {"data": data}})
+                       f"{report['bytes']:,} bytes, checksum {report['checksum']}", {"migration": {"data": data}},
+                       events=events)
 
 
 def build_failure(error: Exception, version: str) -> StepOutcome:
@@ -117,11 +155,14 @@ def build_failure(error: Exception, version: str) -> StepOutcome:
     if isinstance(error, TargetError):
         return StepOutcome(False, error.reason, f"{error}; retrying", data, waiting=True)
     reason = error.reason if isinstance(error, UserError) else Reason.MIGRATION_FAILED
+    hint = (f"; to replace them with the source's rows, set spec.migration.data.allowReplace: true and give the "
+            f"annotation {REMIGRATE_ANNOTATION} a new value") if isinstance(error, TargetNotEmpty) else ""
     return StepOutcome(False, reason, f"the data migration failed: {error}; it runs again for a new generation "
-                       "of the spec or a new version of the source", data, stalled=True)
+                       f"of the spec or a new version of the source{hint}", data, stalled=True)
 
 
-def _ensure_job(app: AppSpec, owner: Owner, key: str, version: str) -> StepOutcome:
+def _ensure_job(app: AppSpec, owner: Owner, key: str, version: str, options: Callable[[], Options],
+                remigrate: str) -> StepOutcome:
     job = jobs.find_job(owner.uid)
     running = {"migration": {"data": {"sourceDigest": version}}}
     if job is not None and job.key != key and job.running:
@@ -129,8 +170,10 @@ def _ensure_job(app: AppSpec, owner: Owner, key: str, version: str) -> StepOutco
         return StepOutcome(False, Reason.MIGRATING, "stopping the data migration of an earlier spec or source "
                            "before starting this one", running, waiting=True)
     if job is None or job.key != key:
-        log.info("%s: starting the data migration of %s (%s)", owner.ref, version, build_options(app).schema)
-        job = jobs.start_job(owner.uid, key, owner.ref, lambda progress, stop: _migrate(app, owner, version,
+        chosen = options()
+        log.info("%s: starting the data migration of %s (%s%s)", owner.ref, version, chosen.schema,
+                 ", replacing what the schema step wrote" if chosen.replace else "")
+        job = jobs.start_job(owner.uid, key, owner.ref, lambda progress, stop: _migrate(app, owner, version, chosen,
                                                                                          progress, stop))
     if job.running:
         return StepOutcome(False, Reason.MIGRATING, f"copying the data: {job.describe_progress()}", running,
@@ -139,17 +182,18 @@ def _ensure_job(app: AppSpec, owner: Owner, key: str, version: str) -> StepOutco
         if isinstance(job.error, TargetError):
             jobs.forget_job(owner.uid)  # the next pass tries again
         return build_failure(job.error, version)
-    return build_report(job.report.summary(), version, f"copied by the operator in {job.report.seconds:.1f}s")
+    return build_report(job.report.summary(), version, f"copied by the operator in {job.report.seconds:.1f}s",
+                        remigrate)
 
 
-def _migrate(app: AppSpec, owner: Owner, version: str, progress: Progress, stop: Event) -> Report:
+def _migrate(app: AppSpec, owner: Owner, version: str, options: Options, progress: Progress, stop: Event) -> Report:
     found = credentials.find_credentials(app.region, owner)
     if found is None or not found.value.get("url"):
         raise TargetError(f"the database secret {owner.secret_name} has no URL yet")
     url = build_target_url(found.value["url"], config.current().database_host)
     with tempfile.TemporaryDirectory(prefix="appmod-source-") as directory:
         path = sqlite.fetch(app, owner, version, Path(directory))
-        return run.migrate(path, url, build_options(app), progress, stop)
+        return run.migrate(path, url, options, progress, stop)
 
 
 def _previous_data(context: Context) -> Mapping:
@@ -157,15 +201,16 @@ def _previous_data(context: Context) -> Mapping:
 
 
 def _remembered(context: Context, version: str | None) -> StepOutcome | None:
-    """The last pass's outcome when it was final (migrated, or stalled) for this generation and source version."""
+    """The last pass's outcome when it was final for this source version: migrated (for any generation: a
+    migration is done once, and a new generation of the spec does not copy again), or stalled (for this
+    generation: a change to the spec tries again)."""
     before = next((c for c in context.previous.get("conditions", ()) if c.get("type") == DATA_MIGRATED), {})
     data = _previous_data(context)
     stalled = next((c for c in context.previous.get("conditions", ()) if c.get("type") == STALLED), {})
     final = before.get("status") == "True" and before.get("reason") == Reason.MIGRATED
     failed = before.get("status") == "False" and stalled.get("status") == "True" \
-        and stalled.get("reason") == before.get("reason")
-    if not (final or failed) or before.get("observedGeneration") != context.generation or not version \
-            or data.get("sourceDigest") != version:
+        and stalled.get("reason") == before.get("reason") and before.get("observedGeneration") == context.generation
+    if not (final or failed) or not version or data.get("sourceDigest") != version:
         return None
     return StepOutcome(final, before["reason"], before.get("message", ""), {"migration": {"data": dict(data)}},
                        stalled=not final)

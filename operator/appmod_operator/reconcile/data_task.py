@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from appmod_operator import config
@@ -48,11 +48,12 @@ class Finished:
 
 
 def ensure_task(app: AppSpec, owner: Owner, context: Context, key: str, version: str,
-                options: Options) -> StepOutcome | Finished:
-    """The migration task for this generation and source version: found, started, or reported on."""
+                options: Callable[[], Options]) -> StepOutcome | Finished:
+    """The migration task for this generation and source version: found, started (with the options
+    `options` gives then), or reported on."""
     token = KIND.started_by(key)
     task, ours = tasks.ensure_task(app.region, app.service.cluster, owner.migration_family, KIND, token,
-                                   lambda attempt: _start(app, owner, context, token, version, options, attempt))
+                                   lambda attempt: _start(app, owner, context, token, version, options(), attempt))
     if not ours:
         return StepOutcome(False, Reason.TASK_RUNNING, tasks.build_waiting(task, KIND), waiting=True)
     return build_report(app, owner, task, version)
@@ -63,7 +64,7 @@ def build_command(app: AppSpec, image: Mapping, version: str, options: Options) 
     version the step saw (so the status never names a version the task did not copy)."""
     sqlite = app.source.sqlite
     command = ["migrate", sqlite.location, "--target-env", TARGET_ENV, "--schema", options.schema,
-               "--verify", options.verify, "--json"]
+               "--verify", options.verify, "--json", *(["--replace"] if options.replace else [])]
     if sqlite.kind == "pathInImage":
         command += ["--from-image", f"{image['repositoryUri']}@{image['digest']}"]
     else:

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from appmod_operator import config, spec, status
+from appmod_operator import REMIGRATE_ANNOTATION, config, spec, status
 from appmod_operator.errors import AwsError, RegistryError, UserError
 from appmod_operator.names import Owner
 from appmod_operator.reconcile import data, database, image, jobs, repository, schema, service
@@ -139,7 +139,8 @@ class _Pass:
         self.conditions = status.Conditions(self.previous.get("conditions"), self.generation, status.now())
         self.parts: dict = {}
         self.done: set[str] = set()
-        self.corrections: list[str] = []
+        self.remigrate = (meta.get("annotations") or {}).get(REMIGRATE_ANNOTATION, "")
+        self.events: list[tuple[str, str]] = []
         self.pending: list[tuple[StepOutcome, str]] = []  # steps not done yet, with their phase
 
     def was_done(self, condition: str) -> bool:
@@ -148,11 +149,11 @@ class _Pass:
         return before.get("status") == "True" and before.get("observedGeneration") == self.generation
 
     def context(self) -> Context:
-        return Context(self.previous, dict(self.parts), frozenset(self.done), self.generation)
+        return Context(self.previous, dict(self.parts), frozenset(self.done), self.generation, self.remigrate)
 
     def step(self, condition: str, outcome: StepOutcome, phase: str) -> None:
         self._step(condition, outcome)
-        self.corrections += outcome.corrections
+        self.events += [(Reason.DRIFT_CORRECTED, c) for c in outcome.corrections] + list(outcome.events)
         if outcome.done:
             self.done.add(condition)
         else:
@@ -221,4 +222,4 @@ class _Pass:
     def result(self, phase: str, message: str, waiting: bool = False) -> Result:
         body = {"observedGeneration": self.generation, "phase": phase, "conditions": self.conditions.as_list(),
                 **self.parts}
-        return Result(body, config.current().poll_seconds if waiting else None, message, tuple(self.corrections))
+        return Result(body, config.current().poll_seconds if waiting else None, message, tuple(self.events))

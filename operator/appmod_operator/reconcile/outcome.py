@@ -24,6 +24,7 @@ class StepOutcome:
     waiting: bool = False
     corrections: tuple[str, ...] = ()  # drift put right this pass, each said in an event
     stalled: bool = False  # not done, and it will not be until the user changes something
+    events: tuple[tuple[str, str], ...] = ()  # (reason, message): other changes worth an event of their own
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Context:
     current: Mapping
     done: frozenset[str]
     generation: int = 1
+    remigrate: str = ""  # the appmod.io/remigrate annotation: a new value asks for the data again
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,12 @@ class Result:
     status: dict
     retry_after: float | None = None
     message: str = ""
-    corrections: tuple[str, ...] = ()
+    events: tuple[tuple[str, str], ...] = ()  # (reason, message), each posted as an event
+
+    @property
+    def corrections(self) -> tuple[str, ...]:
+        """Drift put right this pass."""
+        return tuple(message for reason, message in self.events if reason == Reason.DRIFT_CORRECTED)
 
 
 def waiting_for(what: str, needed: Iterable[str], done: frozenset[str]) -> StepOutcome | None:
