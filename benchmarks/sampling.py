@@ -1,8 +1,8 @@
 """Running a benchmark's contestant as a child process, timed, with its memory sampled while it runs.
 
-Shared by migration.py (the PSS of the child's whole process tree) and image_copy.py (the child's own
-VmHWM): wait4's ru_maxrss cannot serve for either, as it misses worker processes and Linux carries the
-parent's high-water mark over the child's exec.
+Shared by contestants.py for migration.py (the PSS and CPU time of the child's whole process tree) and
+image_copy.py (the child's own VmHWM): wait4's ru_maxrss cannot serve for either, as it misses worker processes
+and Linux carries the parent's high-water mark over the child's exec.
 """
 
 from __future__ import annotations

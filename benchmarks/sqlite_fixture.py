@@ -12,20 +12,22 @@ types (doubles near 1.8e308 and subnormal ones, integers near +/-2**63), which p
 (float4 overflow; integers beyond SBCL's fixnum), for tests of the engine's fidelity.
 
 The same (rows, seed, extremes) gives the same rows on every run (one `random.Random(seed)`, consumed in a fixed
-order), so `digest()` of two builds is equal. Importing this module has no side effects; it needs only the
-standard library.
+order), so `digest()` of two builds is equal. This is the benchmark's `mixed` shape (shapes.py lists it with the
+others); it is called by shapes.py and may be called by tests. Importing it has no side effects; it needs only the
+standard library and fixture_common.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import random
-import sqlite3
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from benchmarks import fixture_common
+from benchmarks.fixture_common import digest  # noqa: F401 - part of this module's interface (tests)
+
 DEFAULT_ROWS = 1_000_000
-DEFAULT_SEED = 20240603
+DEFAULT_SEED = fixture_common.DEFAULT_SEED
 TABLES = ("customers", "orders", "events")
 
 SCHEMA = """
@@ -63,7 +65,6 @@ CREATE UNIQUE INDEX customers_email_key ON customers(email);
 CREATE INDEX orders_customer_id_idx ON orders(customer_id);
 """
 
-_BATCH = 50_000
 _EPOCH = datetime(2000, 1, 1)
 _SPAN_SECONDS = 30 * 365 * 24 * 3600
 _FIRST = ("José", "Zoë", "Søren", "Łukasz", "François", "Ana", "Björk", "Владимир", "Ἀθηνᾶ", "太郎", "محمد",
@@ -97,58 +98,17 @@ def split(rows: int) -> dict[str, int]:
 def build(path: str | Path, rows: int = DEFAULT_ROWS, seed: int | str = DEFAULT_SEED, *,
           extremes: bool = False, overwrite: bool = False) -> dict[str, int]:
     """Write the database to `path` and return the row count of each table."""
-    path = Path(path)
-    if path.exists():
-        if not overwrite:
-            raise FileExistsError(f"{path} exists (pass overwrite=True to replace it)")
-        path.unlink()
     counts = split(rows)
     rng = random.Random(seed)
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        conn.execute("PRAGMA journal_mode=OFF")
-        conn.execute("PRAGMA synchronous=OFF")
-        conn.execute("PRAGMA page_size=8192")
-        conn.executescript(SCHEMA)
-        conn.execute("BEGIN")
-        _insert(conn, "INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (_customer(rng, i, extremes) for i in range(1, counts["customers"] + 1)))
-        _insert(conn, "INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (_order(rng, i, counts["customers"], extremes) for i in range(1, counts["orders"] + 1)))
-        _insert(conn, "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)",
-                (_event(rng, i, counts["orders"], extremes) for i in range(1, counts["events"] + 1)))
+    with fixture_common.new_database(path, SCHEMA, overwrite=overwrite) as conn:
+        fixture_common.insert(conn, "customers", (_customer(rng, i, extremes)
+                                                  for i in range(1, counts["customers"] + 1)), 7)
+        fixture_common.insert(conn, "orders", (_order(rng, i, counts["customers"], extremes)
+                                               for i in range(1, counts["orders"] + 1)), 7)
+        fixture_common.insert(conn, "events", (_event(rng, i, counts["orders"], extremes)
+                                               for i in range(1, counts["events"] + 1)), 6)
         conn.executescript(INDEXES)  # commits the open transaction first
-    finally:
-        conn.close()
     return counts
-
-
-def digest(path: str | Path) -> str:
-    """sha256 over the schema and every row of every table in rowid order: equal digests, equal databases."""
-    h = hashlib.sha256()
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        for (sql,) in conn.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY type, name"):
-            h.update(sql.encode())
-        for table in TABLES:
-            cursor = conn.execute(f"SELECT * FROM {table} ORDER BY rowid")
-            while batch := cursor.fetchmany(10_000):
-                for row in batch:
-                    h.update(repr(row).encode())
-    finally:
-        conn.close()
-    return h.hexdigest()
-
-
-def _insert(conn: sqlite3.Connection, sql: str, rows) -> None:
-    batch = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == _BATCH:
-            conn.executemany(sql, batch)
-            batch.clear()
-    if batch:
-        conn.executemany(sql, batch)
 
 
 def _customer(rng: random.Random, i: int, extremes: bool) -> tuple:

@@ -14,6 +14,8 @@ import pytest
 
 from tests.infra.environment import Environment, PartMissing
 
+pytest_plugins = ["tests.django.fixtures"]  # the Django projects' databases, for the migration and data step tests
+
 # The rows of the source image's SQLite database (source_image), which a data migration copies.
 SOURCE_TITLES = ("Oscar", "Sandbox")
 

@@ -29,8 +29,9 @@ from appmod_operator.errors import (
     UserError,
 )
 from appmod_operator.migration import progress, run
-from appmod_operator.reconcile import engine, jobs, sqlite
-from appmod_operator.reconcile.outcome import Result
+
+# The reconcile layer (and boto3, kubernetes and the registry client under it) is imported where a command
+# needs it: `appmod migrate` of a local file starts in a quarter of the time without it (0.12 s, not 0.5 s).
 
 EXIT_USER_ERROR = 2
 # A source that could not be fetched, or a target that could not be reached, for a reason that may pass
@@ -80,9 +81,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-def _reconcile(body: dict) -> Result:
-    """One pass; a data migration it started in the background (runner Operator) is waited for and
-    reported by one more pass, as the operator's next pass would: this process ends with the command."""
+def _reconcile(body: dict):
+    """One pass (a reconcile.outcome.Result); a data migration it started in the background (runner
+    Operator) is waited for and reported by one more pass, as the operator's next pass would: this process
+    ends with the command."""
+    from appmod_operator.reconcile import engine, jobs
+
     result = engine.reconcile(body)
     if jobs.wait():
         result = engine.reconcile({**body, "status": result.status})
@@ -178,6 +182,12 @@ def _target_url(args: argparse.Namespace) -> str:
 def _local_source(args: argparse.Namespace, scratch: Path) -> str:
     """SOURCE as a local file's path: fetched into `scratch` from the image or S3, or as given."""
     source, what = args.source, "--from-image" if args.from_image else "SOURCE"
+    if not (args.from_image or source.startswith("s3://")):
+        if args.source_version:
+            raise CommandError("--source-version: only for an s3:// SOURCE")
+        return source.removeprefix("sqlite://") if source.startswith("sqlite:///") else source
+    from appmod_operator.reconcile import sqlite
+
     try:
         if args.from_image:
             if source.startswith("s3://"):
@@ -186,15 +196,11 @@ def _local_source(args: argparse.Namespace, scratch: Path) -> str:
             digest = sqlite.fetch_image_file(args.from_image, source, destination)
             print(f"appmod: read {source} from {args.from_image} ({digest})", file=sys.stderr)
             return str(destination)
-        if source.startswith("s3://"):
-            return str(sqlite.fetch_url(source, None, scratch, args.source_version))
-        if args.source_version:
-            raise CommandError("--source-version: only for an s3:// SOURCE")
+        return str(sqlite.fetch_url(source, None, scratch, args.source_version))
     except UserError as e:
         raise CommandError(f"{what}: {e}") from None
     except (RegistryError, AwsError) as e:
         raise CommandError(f"{what}: {e}; run the command again", EXIT_RETRY) from None
-    return source.removeprefix("sqlite://") if source.startswith("sqlite:///") else source
 
 
 class ResourceFileError(Exception):

@@ -86,10 +86,12 @@ class Postgres(Part):
             return False
         return True
 
-    def create_database(self) -> str:
-        """A fresh, empty database; returns its URL."""
+    def create_database(self, template: str | None = None) -> str:
+        """A fresh database, empty or a copy of the database at URL `template` (which nobody may be
+        connected to); returns its URL."""
         name = f"t_{uuid.uuid4().hex[:12]}"
-        self._admin(f'CREATE DATABASE "{name}"')
+        copy = f' TEMPLATE "{template.rsplit("/", 1)[1]}"' if template else ""
+        self._admin(f'CREATE DATABASE "{name}"{copy}')
         return self.url(name)
 
     def drop_database(self, url: str) -> None:

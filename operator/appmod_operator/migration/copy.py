@@ -101,7 +101,10 @@ def _batches(sqlite_conn, plan: plans.TablePlan, bounds: tuple[int, int] | None,
     rowid index), else fetchmany batches of the whole range."""
     sql, params = build_select(plan, bounds, with_rowid)
     if chunked:
-        for low, high in chunk_bounds(*bounds):
+        def first_key(low: int) -> int | None:
+            return sqlite_conn.execute(f"SELECT min(rowid) FROM {quote(plan.name)} WHERE rowid BETWEEN ? AND ?",
+                                       (low, bounds[1])).fetchone()[0]
+        for low, high in chunk_bounds(*bounds, first_key):
             rows = sqlite_conn.execute(sql, (low, high)).fetchall()
             if rows:
                 yield rows

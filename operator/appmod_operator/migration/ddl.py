@@ -135,17 +135,18 @@ def build_keys_and_indexes(plan: TablePlan, schema: str, untranslated: list[str]
     return [s for s in statements if s]
 
 
-def index_names(table: Table) -> list[tuple[str, str]]:
-    """(source name, target name) of every index the table gets, its key's and UNIQUE constraints'
-    included: in PostgreSQL they share one namespace with the tables of the schema."""
-    names = [(f"the primary key of {table.name}", primary_key_name(table.name))] if table.primary_key else []
+def index_names(table: Table) -> list[tuple[str, str, str]]:
+    """(what it is, its name as written or as PostgreSQL would name it, the name it gets) of every index
+    the table gets, its key's and UNIQUE constraints' included: in PostgreSQL they share one namespace
+    with the tables of the schema."""
+    names = [(f"the primary key of {table.name}", natural_name(table.name, (), "pkey"))] if table.primary_key else []
     for index in table.indexes:
         if index.origin == "u":
             names.append((f"UNIQUE ({', '.join(index.columns)}) of {table.name}",
-                          constraint_name(table.name, index.columns, "key")))
+                          natural_name(table.name, index.columns, "key")))
         elif index.origin != "pk":
-            names.append((index.name, shorten(index.name)))
-    return names
+            names.append((index.name, index.name))
+    return [(what, natural, shorten(natural)) for what, natural in names]
 
 
 def build_index(index: Index, plan: TablePlan, schema: str, untranslated: list[str]) -> str:
@@ -180,13 +181,17 @@ def build_check(plan: TablePlan, number: int, expression: str, schema: str) -> t
 
 
 def primary_key_name(table: str) -> str:
-    return shorten(f"{table}_pkey")
+    return constraint_name(table, (), "pkey")
 
 
 def constraint_name(table: str, columns: tuple[str, ...], suffix: str) -> str:
-    """PostgreSQL's own naming pattern (table_columns_suffix) on the source names, shortened as
-    identifiers.shorten does when longer than PostgreSQL keeps."""
-    return shorten(f"{table}_{'_'.join(columns)}_{suffix}")
+    """natural_name, shortened as identifiers.shorten does when longer than PostgreSQL keeps."""
+    return shorten(natural_name(table, columns, suffix))
+
+
+def natural_name(table: str, columns: tuple[str, ...], suffix: str) -> str:
+    """PostgreSQL's own naming pattern for a constraint (table_columns_suffix), on the source names."""
+    return "_".join((table, *columns, suffix))
 
 
 def _names(plan: TablePlan, columns) -> str:

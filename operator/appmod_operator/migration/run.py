@@ -125,10 +125,14 @@ class _Run:
         o = self.options
         present = target.tables(pg, o.target_schema)
         tables = [t for t in schema.tables if t.name not in o.exclude]
-        report = Report(renamed=_refuse_collisions(tables))
+        report = Report(renamed=_refuse_collisions(tables),
+                        untranslated=[f"generated column {t.name}.{c} (computed by SQLite, not copied)"
+                                      for t in tables for c in t.generated])
         # The integrity check and the planning scans read the source side by side (SQLite releases the
         # GIL); tables start loading as soon as their plan is ready.
-        self._integrity = self._verifiers().submit(lambda: source.check_integrity(self.sqlite(), self.source_path))
+        # quick_check reads every page: on a thread of its own, so the planning scans do not queue behind it.
+        self._integrity = self._pool("integrity", 1).submit(
+            lambda: source.check_integrity(self.sqlite(), self.source_path))
         planned = [(t, self._verifiers().submit(self._plan, t)) for t in tables]
         # Tables the target has already must be found unchanged (or refused) before anything is loaded.
         report.tables = self._unchanged_or_refuse(
@@ -252,7 +256,8 @@ class _Run:
         if not p.keyed:
             return verify.table_checksum(self.pg(), relation, columns)
         key = p.target_column(p.table.rowid_alias.name)
-        chunks = [c for bounds in p.ranges for c in verify.chunk_bounds(*bounds)]
+        chunks = [c for bounds in p.ranges
+                  for c in verify.chunk_bounds(*bounds, verify.first_key(self.pg(), relation, key, bounds[1]))]
         parts = list(self._verifiers().map(
             lambda bounds: verify.chunk_checksum(self.pg(), relation, columns, key, bounds), chunks))
         return sum(n for n, _ in parts), sum(h for _, h in parts)
@@ -265,10 +270,11 @@ class _Run:
         """Threads that finish tables; separate from _verifiers, whose work they wait for."""
         return self._pool("finish")
 
-    def _pool(self, name: str) -> ThreadPoolExecutor:
+    def _pool(self, name: str, size: int = 0) -> ThreadPoolExecutor:
         with self._lock:
             if name not in self._pools:
-                self._pools[name] = ThreadPoolExecutor(self.options.workers, thread_name_prefix=f"appmod-{name}")
+                self._pools[name] = ThreadPoolExecutor(size or self.options.workers,
+                                                       thread_name_prefix=f"appmod-{name}")
             return self._pools[name]
 
     def _continue_identity(self, pg, relation: str, p: plan.TablePlan) -> None:
@@ -340,16 +346,16 @@ def _refuse_collisions(tables: list[source.Table]) -> list[identifiers.Renamed]:
     """Before anything is written: no two tables, columns of one table, or relations of the schema
     (tables and indexes share it in PostgreSQL) may get the same PostgreSQL name. What is renamed."""
     table_names = [(t.name, shorten(t.name)) for t in tables]
-    index_names = [n for t in tables for n in ddl.index_names(t)]
+    indexes = [n for t in tables for n in ddl.index_names(t)]
     identifiers.refuse_collisions("tables", table_names)
-    identifiers.refuse_collisions("the relations", table_names + index_names)
+    identifiers.refuse_collisions("the relations", table_names + [(what, name) for what, _, name in indexes])
     renamed = identifiers.renamed("table", table_names)
     for t in tables:
         columns = [(c.name, shorten(c.name)) for c in t.columns]
         identifiers.refuse_collisions(f"table {t.name}: the columns", columns)
         renamed += identifiers.renamed("column", ((f"{t.name}.{old}", f"{shorten(t.name)}.{new}")
                                                   for old, new in columns))
-    return renamed + identifiers.renamed("index", index_names)
+    return renamed + identifiers.renamed("index", [(natural, name) for _, natural, name in indexes])
 
 
 _worker: dict = {}

@@ -53,6 +53,7 @@ class Table:
     checks: tuple[str, ...] = ()
     sequence: int | None = None  # sqlite_sequence's last value (AUTOINCREMENT tables)
     collations: tuple[str, ...] = ()  # COLLATE clauses in the definition (not carried over; reported)
+    generated: tuple[str, ...] = ()  # generated columns: computed by SQLite, not data (convert mode reports them)
 
     @property
     def rowid_alias(self) -> Column | None:
@@ -129,18 +130,18 @@ def _sequences(conn: sqlite3.Connection) -> dict[str, int]:
 
 
 def _table(conn: sqlite3.Connection, name: str, sql: str, sequence: int | None) -> Table:
-    q = quote(name)
-    columns = tuple(
-        Column(col_name, declared or "", bool(not_null), default, pk)
-        for _, col_name, declared, not_null, default, pk, hidden in conn.execute(f"PRAGMA table_xinfo({q})")
-        if hidden == 0  # generated and hidden columns are not data to copy
-    )
+    info = conn.execute(f"PRAGMA table_xinfo({quote(name)})").fetchall()
+    columns = tuple(Column(col_name, declared or "", bool(not_null), default, pk)
+                    for _, col_name, declared, not_null, default, pk, hidden in info
+                    if hidden == 0)  # generated and hidden columns are not data to copy
+    generated = tuple(row[1] for row in info if row[6] in (2, 3))  # https://sqlite.org/pragma.html#pragma_table_xinfo
     without_rowid = bool(re.search(r"(?i)\)\s*without\s+rowid", _blank_literals(sql)))
     return Table(
         name=name, columns=columns, without_rowid=without_rowid,
         indexes=_indexes(conn, name), foreign_keys=_foreign_keys(conn, name),
         checks=tuple(check_constraints(sql)), sequence=sequence,
         collations=tuple(sorted(set(m.upper() for m in re.findall(r"(?i)\bcollate\s+(\w+)", sql)))),
+        generated=generated,
     )
 
 

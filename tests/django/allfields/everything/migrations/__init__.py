@@ -1,0 +1,1 @@
+"""The allfields app's migrations, applied by `migrate` (tests/django/project.py)."""

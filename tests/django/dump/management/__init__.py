@@ -1,0 +1,1 @@
+"""Where Django looks for this app's management commands."""
