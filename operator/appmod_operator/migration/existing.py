@@ -50,13 +50,13 @@ class _Existing:
         if different and not o.replace:
             raise TargetNotEmpty(f"the target's table(s) {', '.join(different)} already hold different data; "
                                  "pass --replace to overwrite them")
-        emptied = self._to_empty(plans, statuses, different)
+        parents = target.foreign_key_parents(pg, o.target_schema)
+        emptied = self._to_empty(plans, parents, different)
         report.replaced = sorted(n for n, p in plans.items() if p.target in emptied and statuses[n] != "empty")
         todo = {n for n, s in statuses.items() if s != "unchanged" or plans[n].target in emptied}
         report.tables = [TableReport(n, plans[n].rows, 0, "", "unchanged") for n in sorted(set(plans) - todo)]
         loaded = [plans[n].target for n in todo]
         views = target.materialized_views(pg, [target.relation(o.target_schema, t) for t in loaded])
-        parents = target.foreign_key_parents(pg, o.target_schema)
         try:
             target.execute(pg, "SET CONSTRAINTS ALL DEFERRED", commit=False)
             if emptied:
@@ -85,13 +85,14 @@ class _Existing:
         return {t.name: plan.existing_plan(self.sqlite_conn, t, matched[t.name], present[matched[t.name]])
                 for t in schema.tables if matched.get(t.name)}
 
-    def _to_empty(self, plans: dict[str, plan.TablePlan], statuses: dict[str, str], different: list[str]) -> set[str]:
+    def _to_empty(self, plans: dict[str, plan.TablePlan], parents_of: dict[str, set[str]],
+                  different: list[str]) -> set[str]:
         """The target tables to TRUNCATE so that the different ones can be loaded again: those, and every
         table whose foreign keys point at one of them (PostgreSQL truncates them together). One of those
         that holds rows the source does not have stops the run: its rows would be lost."""
         schema, loadable = self.options.target_schema, {p.target for p in plans.values()}
         children: dict[str, set[str]] = {}
-        for child, parents in target.foreign_key_parents(self.pg, schema).items():
+        for child, parents in parents_of.items():
             for parent in parents:
                 children.setdefault(parent, set()).add(child)
         chosen = {plans[n].target for n in different}
