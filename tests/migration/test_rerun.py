@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -71,6 +72,21 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_finish(source, pg_url):
     assert table_state(pg_url, "big") in (None, ROWS)
     run.migrate(source, pg_url)
     assert table_state(pg_url, "big") == ROWS
+
+
+def test_worker_processes_are_born_ignoring_ctrl_c():
+    # A worker forked after Ctrl-C reached the group, but before its initializer ran, broke the pool (CI).
+    code = """
+import multiprocessing, signal
+from concurrent.futures import ProcessPoolExecutor
+from appmod_operator.migration import run
+run._start_forkserver()
+with ProcessPoolExecutor(1, multiprocessing.get_context("forkserver")) as pool:
+    print(pool.submit(signal.getsignal, signal.SIGINT).result() == signal.SIG_IGN,
+          signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.split() == ["True", "True"], out.stderr
 
 
 def test_running_again_after_success_changes_nothing(source, pg_url):

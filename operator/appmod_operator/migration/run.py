@@ -14,6 +14,7 @@ one that already holds exactly the source's data, so running again converges wit
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.forkserver
 import signal
 import sqlite3
 import threading
@@ -105,6 +106,7 @@ class _Run:
         """Worker processes for loading units (SQLite rendering and Python hashing would fight over
         one GIL in threads), warmed up with their connections."""
         context = multiprocessing.get_context("forkserver")
+        _start_forkserver()
         self._worker_stop, self._messages = context.Event(), context.SimpleQueue()
         self._processes = ProcessPoolExecutor(self.options.workers, context, initializer=_worker_start, initargs=(
             str(self.source_path), self.target_url, self._worker_stop, self._messages))
@@ -359,6 +361,22 @@ def _refuse_collisions(tables: list[source.Table]) -> list[identifiers.Renamed]:
 
 
 _worker: dict = {}
+
+
+def _start_forkserver() -> None:
+    """Start the fork server with Ctrl-C ignored, so every worker is born ignoring it: a worker forked
+    after Ctrl-C reached the process group, but before its initializer ran, would otherwise die of it and
+    break the pool. Python installs its Ctrl-C handler only where SIGINT is not ignored, and the fork
+    server gives its children its own starting handlers. Only the main thread may change them; a server
+    already running (an earlier run in this process) is kept."""
+    if threading.current_thread() is not threading.main_thread():
+        multiprocessing.forkserver.ensure_running()
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _worker_start(source_path: str, target_url: str, stop, messages) -> None:
