@@ -58,9 +58,9 @@ class Server:
             self.admin("SELECT pg_reload_conf()")
 
     def admin(self, sql: str) -> None:
-        import psycopg2
+        import psycopg
 
-        conn = psycopg2.connect(self.admin_url)
+        conn = psycopg.connect(self.admin_url)
         conn.autocommit = True
         try:
             with conn.cursor() as cur:
@@ -69,9 +69,9 @@ class Server:
             conn.close()
 
     def version(self) -> str:
-        import psycopg2
+        import psycopg
 
-        conn = psycopg2.connect(self.admin_url)
+        conn = psycopg.connect(self.admin_url)
         try:
             with conn.cursor() as cur:
                 cur.execute("SHOW server_version")
@@ -105,12 +105,12 @@ class Server:
 
     def checkpoint(self) -> None:
         """Write out the previous contestant's dirty pages so that the next one does not pay for them."""
-        import psycopg2
+        import psycopg
 
         try:
             self.admin("CHECKPOINT")
-        except psycopg2.Error as e:
-            log(f"CHECKPOINT failed ({e.pgerror or e}); continuing")
+        except psycopg.Error as e:
+            log(f"CHECKPOINT failed ({e}); continuing")
 
     def cleanup(self, keep: bool) -> None:
         if keep:
@@ -120,12 +120,12 @@ class Server:
                 log(f"kept the server running (pid {self._part._pids[0]}; stop it with kill -INT {self._part._pids[0]}"
                     f" and remove {self._part.data})")
             return
-        import psycopg2
+        import psycopg
 
         for name in self.databases:
             try:
                 self.admin(f"DROP DATABASE IF EXISTS {ident(name)} WITH (FORCE)")
-            except psycopg2.Error as e:
+            except psycopg.Error as e:
                 log(f"could not drop {name}: {e}")
         if self._part is not None:
             self._part.stop()

@@ -4,7 +4,7 @@ all tables on one connection, in one transaction: what the wire and the server c
 Not timed: serialising, creating the tables (types as `--schema convert` promises, NOT NULL where SQLite has
 it), and the primary keys, unique indexes, indexes and foreign keys added afterwards (`constraints_seconds`).
 
-Called by migration.py; psycopg2 and the standard library.
+Called by migration.py; psycopg (3) and the standard library.
 """
 
 from __future__ import annotations
@@ -67,31 +67,17 @@ def serialise(sqlite_path: Path, table: Table) -> list[bytes]:
     return chunks
 
 
-class _Chunks:
-    """A file for copy_expert that hands over one prepared chunk per read."""
-
-    def __init__(self, chunks: list[bytes]):
-        self._chunks = iter(chunks)
-
-    def read(self, size: int = -1) -> bytes:
-        return next(self._chunks, b"")
-
-    def readline(self, size: int = -1) -> bytes:
-        return self.read(size)
-
-
 def run_floor(source: Path, url: str, tables: list[Table],
               server_cpu: Callable[[], float | None] = lambda: None) -> dict:
     """Load every table as described above; `seconds` and `server_cpu_seconds` (from `server_cpu`, the server's
     CPU seconds so far) cover the COPY statements and the commit only."""
-    import psycopg2
+    import psycopg
 
     log("copy_floor: serialising every row into COPY text (not timed)")
     payloads = {t.name: serialise(source, t) for t in tables}
     size = sum(len(c) for chunks in payloads.values() for c in chunks)
-    conn = psycopg2.connect(url)
+    conn = psycopg.connect(url, client_encoding="UTF8")
     try:
-        conn.set_client_encoding("UTF8")
         with conn.cursor() as cur:
             for t in tables:
                 cur.execute(create_table_sql(t))
@@ -101,7 +87,9 @@ def run_floor(source: Path, url: str, tables: list[Table],
         with conn.cursor() as cur:
             for t in tables:
                 cols = ", ".join(ident(c.name) for c in t.columns)
-                cur.copy_expert(f"COPY {ident(t.name)} ({cols}) FROM STDIN", _Chunks(payloads[t.name]))
+                with cur.copy(f"COPY {ident(t.name)} ({cols}) FROM STDIN") as copy:
+                    for chunk in payloads[t.name]:  # one prepared chunk per write
+                        copy.write(chunk)
         conn.commit()
         seconds, cpu = time.perf_counter() - start, cpu_delta(cpu, server_cpu())
         payloads.clear()

@@ -8,7 +8,7 @@ Exactness per kind: integers and booleans as such (0/1 as false/true), REAL and 
 and bytes identical (JSON as the text json keeps), datetime, date, time and UUID text equal to the parsed
 value, decimals (which SQLite keeps as REAL, INTEGER or text) equal as numbers to what numeric holds.
 
-Called by migration.py after each contestant; psycopg2 and the standard library.
+Called by migration.py after each contestant; psycopg (3) and the standard library.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ _EXAMPLES = 3
 
 
 def _expected(kind: str, v):
-    """The Python value psycopg2 returns for source value v when the column has its exact PostgreSQL type."""
+    """The Python value psycopg returns for source value v when the column has its exact PostgreSQL type."""
     if v is None:
         return None
     if kind == "bool":
@@ -53,9 +53,7 @@ def _expected(kind: str, v):
 
 
 def _target_value(kind: str, v):
-    if isinstance(v, memoryview):
-        return v.tobytes()
-    if kind == "uuid" and isinstance(v, str):
+    if kind == "uuid" and isinstance(v, str):  # a uuid kept as text; a uuid column is read as uuid.UUID
         return uuid.UUID(v)
     if isinstance(v, datetime) and v.tzinfo is not None:  # timestamptz: the wall clock in UTC (session TimeZone)
         return v.astimezone(UTC).replace(tzinfo=None)
@@ -89,17 +87,18 @@ def compare(sqlite_path: Path, tables: list[Table], pg_url: str) -> dict:
     column of the type `--schema convert` promises and NOT NULL wherever SQLite declares it. Missing primary keys,
     unique indexes and foreign keys are listed under `constraints_missing` (informative, not part of `exact`).
     """
-    import psycopg2
+    import psycopg
 
     report = {"exact": True, "rows_loaded": 0, "row_mismatches": 0, "value_mismatches": 0, "missing_rows": 0,
               "extra_rows": 0, "type_mismatches": [], "not_null_missing": [], "constraints_missing": [],
               "examples": []}
     src = sqlite3.connect(f"file:{sqlite_path}?mode=ro", uri=True)
-    conn = psycopg2.connect(pg_url)
+    conn = psycopg.connect(pg_url)
     try:
-        conn.set_session(readonly=True)
+        conn.read_only = True
         with conn.cursor() as cur:
-            cur.execute("SET TimeZone = 'UTC'")
+            # ISO dates: psycopg reads timestamptz in no other style (whatever the server of --pg-url is set to).
+            cur.execute("SET TimeZone = 'UTC'; SET DateStyle = ISO")
         for table in tables:
             _compare_table(src, conn, table, report)
     finally:

@@ -110,7 +110,7 @@ def run_shape(name: str, rows: int, args: argparse.Namespace, server: Server, wo
                 else:
                     result = run_pgloader(source, url, workdir)
                 result["server_cpu_seconds"] = cpu_delta(before, server.cpu_seconds())
-        except Exception as e:  # noqa: BLE001 - psycopg2 errors and the like: report, do not lose the run
+        except Exception as e:  # noqa: BLE001 - psycopg errors and the like: report, do not lose the run
             result = {"error": f"{type(e).__name__}: {e}"}
         if "seconds" in result and result.get("exit_code", 0) == 0:
             failed = f" (error: {result['error']})" if "error" in result else ""

@@ -8,7 +8,7 @@ import hashlib
 import json
 import uuid
 
-import psycopg2
+import psycopg
 
 from appmod_operator.reconcile import engine, jobs
 from tests.aws.conftest import body
@@ -153,10 +153,9 @@ def test_app_command_tables_are_loaded_as_the_app_made_them(postgres, boto, data
     made = resource(database_name, {"path": str(sqlite_file)}, migration)
     first_pass(made, postgres, boto, database_name)
     # What the app's migration command would have made (moto's task runs nothing).
-    with psycopg2.connect(pg_url) as conn, conn.cursor() as cur:
+    with psycopg.connect(pg_url) as conn, conn.cursor() as cur:  # committed and closed at exit
         cur.execute("CREATE TABLE product (id bigint PRIMARY KEY, title varchar(200) NOT NULL)")
         cur.execute("ALTER TABLE product OWNER TO appmod")
-    conn.close()
     written = run_until(made, ready, passes=60)
     seen = [conditions(s) for s in written]
     assert any(c["DatabaseReady"][0] == "True" and c["SchemaMigrated"][0] == "False"  # waited for the app's schema

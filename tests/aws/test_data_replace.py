@@ -5,7 +5,7 @@ appmod.io/remigrate and spec.migration.data.allowReplace."""
 
 from __future__ import annotations
 
-import psycopg2
+import psycopg
 import pytest
 
 from appmod_operator.reconcile import engine, jobs
@@ -39,11 +39,10 @@ def seeded(postgres, boto, database_name, sqlite_file, pg_url):
     migrate writes content types (moto's task runs nothing, so the test does what the command would)."""
     made = resource(database_name, {"path": str(sqlite_file)}, APP_COMMAND)
     first_pass(made, postgres, boto, database_name)
-    with psycopg2.connect(pg_url) as conn, conn.cursor() as cur:
+    with psycopg.connect(pg_url) as conn, conn.cursor() as cur:  # committed and closed at exit
         cur.execute("CREATE TABLE product (id bigint PRIMARY KEY, title varchar(200) NOT NULL)")
         cur.execute("INSERT INTO product VALUES (1, 'written by the schema step')")
         cur.execute("ALTER TABLE product OWNER TO appmod")
-    conn.close()
     return made
 
 

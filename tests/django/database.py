@@ -51,7 +51,7 @@ def _postgresql(url: str) -> dict:
         "PASSWORD": unquote(parts.password or ""),
         "HOST": parts.hostname or "",
         "PORT": str(parts.port or ""),
-        # sslmode, connect_timeout and the like are libpq's options; psycopg2 takes them as keywords.
+        # sslmode, connect_timeout and the like are libpq's options; psycopg (3) takes them as keywords.
         "OPTIONS": dict(parse_qsl(parts.query)),
     }
 

@@ -102,16 +102,15 @@ def row_counts(database: str | Path) -> dict[str, int]:
     """{table: rows} for every table of `database` (SQLite's own sqlite_* tables and PostgreSQL's views left
     out), read with the database's driver, not Django: what a copy has to carry, table by table."""
     if database_setting.is_url(str(database)):
-        import psycopg2  # the project's dependency; imported here so SQLite-only callers need no driver
+        import psycopg  # the project's dependency; imported here so SQLite-only callers need no driver
 
-        with psycopg2.connect(str(database)) as conn, conn.cursor() as cur:
+        with psycopg.connect(str(database)) as conn, conn.cursor() as cur:  # committed and closed at exit
             cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
             names = [name for (name,) in cur.fetchall()]
             counts = {}
             for name in names:
                 cur.execute(f'SELECT count(*) FROM "{name}"')
                 counts[name] = cur.fetchone()[0]
-        conn.close()
         return dict(sorted(counts.items()))
     conn = sqlite3.connect(Path(database))
     try:

@@ -9,7 +9,7 @@ import re
 import shutil
 import sqlite3
 
-import psycopg2
+import psycopg
 import pytest
 
 from tests.django import database, project
@@ -60,11 +60,9 @@ ALLFIELDS_PG_TYPES = {
 
 
 def fetch(url: str, sql: str, params: tuple = ()) -> list[tuple]:
-    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+    with psycopg.connect(url) as conn, conn.cursor() as cur:  # committed and closed at exit
         cur.execute(sql, params)
-        rows = cur.fetchall()
-    conn.close()
-    return rows
+        return cur.fetchall()
 
 
 def sqlite_rows(path, sql: str) -> list[tuple]:

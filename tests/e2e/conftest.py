@@ -157,13 +157,12 @@ def master_users(moto_server, postgres):
 def app_schema(master_users):
     """The table the source image's SQLite holds, made in the database `oscar` as the example's AppCommand
     (Django's migrate) would make it: moto's tasks run no command."""
-    import psycopg2
+    import psycopg
 
     master_users.make_master("appmod", "replaced-by-the-secret", "oscar")
-    with psycopg2.connect(master_users.url("oscar")) as conn, conn.cursor() as cur:
+    with psycopg.connect(master_users.url("oscar")) as conn, conn.cursor() as cur:  # committed and closed at exit
         cur.execute("CREATE TABLE IF NOT EXISTS product (id bigint PRIMARY KEY, title text NOT NULL)")
         cur.execute("ALTER TABLE product OWNER TO appmod")
-    conn.close()
     return master_users.url("oscar")
 
 

@@ -35,9 +35,9 @@ class Postgres(Part):
         if _bindir() is None:
             return "no initdb (PostgreSQL server) found"
         try:
-            import psycopg2  # noqa: F401
+            import psycopg  # noqa: F401
         except ImportError:
-            return "psycopg2 is not installed"
+            return "psycopg (3) is not installed"
         return None
 
     def start(self) -> None:
@@ -78,11 +78,11 @@ class Postgres(Part):
         return f"postgresql://{SUPERUSER}:{self.password}@127.0.0.1:{self.port}/{database}"
 
     def _ready(self) -> bool:
-        import psycopg2
+        import psycopg
 
         try:
-            psycopg2.connect(self.url(), connect_timeout=2).close()
-        except psycopg2.OperationalError:
+            psycopg.connect(self.url(), connect_timeout=2).close()
+        except psycopg.OperationalError:
             return False
         return True
 
@@ -100,21 +100,22 @@ class Postgres(Part):
     def make_master(self, user: str, password: str, database: str) -> None:
         """What Aurora makes with a cluster: the master user with the operator's password, owning the
         cluster's first database (made if absent; its public schema too, as PostgreSQL 15 asks)."""
-        import psycopg2
+        import psycopg
 
         exists = self._admin("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,))
         self._admin(f'{"ALTER" if exists else "CREATE"} ROLE "{user}" LOGIN PASSWORD %s', (password,))
         if not self._admin("SELECT 1 FROM pg_database WHERE datname = %s", (database,)):
             self._admin(f'CREATE DATABASE "{database}"')
         self._admin(f'ALTER DATABASE "{database}" OWNER TO "{user}"')
-        with psycopg2.connect(self.url(database)) as conn, conn.cursor() as cur:
+        with psycopg.connect(self.url(database)) as conn, conn.cursor() as cur:  # committed and closed at exit
             cur.execute(f'ALTER SCHEMA public OWNER TO "{user}"')
-        conn.close()
 
     def _admin(self, sql: str, params: tuple = ()) -> list[tuple]:
-        import psycopg2
+        import psycopg
 
-        conn = psycopg2.connect(self.url())
+        # Client-side binding: the parameters of CREATE/ALTER ROLE ... PASSWORD %s are literals in the
+        # statement, which PostgreSQL cannot take as server-side parameters ($1) in a utility statement.
+        conn = psycopg.connect(self.url(), cursor_factory=psycopg.ClientCursor)
         conn.autocommit = True
         try:
             cur = conn.cursor()

@@ -7,7 +7,7 @@ import json
 import subprocess
 
 import boto3
-import psycopg2
+import psycopg
 import pytest
 
 from tests.infra.kube import kubectl_binary
@@ -50,12 +50,12 @@ def test_source_registry_is_anonymous(source_registry):
 
 
 def test_postgres_gives_each_test_a_fresh_database(postgres, pg_url):
-    with psycopg2.connect(pg_url) as conn, conn.cursor() as cur:
+    with psycopg.connect(pg_url) as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
         assert cur.fetchone() == (0,)
         cur.execute("CREATE TABLE t (id int)")
-    with pytest.raises(psycopg2.OperationalError):
-        psycopg2.connect(pg_url.replace(postgres.password, "wrong")).close()
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(pg_url.replace(postgres.password, "wrong")).close()
 
 
 def test_dockerd_pushes_to_the_ecr_registry(dockerd, aws, ecr_registry, tmp_path):

@@ -12,7 +12,8 @@ import datetime
 import sqlite3
 from decimal import Decimal
 
-import psycopg2
+import psycopg
+from psycopg.types.string import TextLoader
 
 from appmod_operator.migration.identifiers import shorten
 from appmod_operator.migration.source import quote
@@ -21,7 +22,9 @@ from appmod_operator.migration.source import quote
 def differences(sqlite_path, url: str, limit: int = 10) -> tuple[int, list[str]]:
     """(values compared, the first `limit` differences) over every table of the source."""
     source = sqlite3.connect(f"file:{sqlite_path}?mode=ro", uri=True)
-    target = psycopg2.connect(url)
+    target = psycopg.connect(url)
+    for pg_type in ("uuid", "inet", "cidr"):  # read as their text, not as uuid.UUID and ipaddress objects
+        target.adapters.register_loader(pg_type, TextLoader)
     compared, found = 0, []
     try:
         tables = [name for (name,) in source.execute(
@@ -77,9 +80,9 @@ def same(sqlite_value, pg_value) -> bool:
         return datetime.datetime.fromisoformat(sqlite_value) == pg_value
     if isinstance(pg_value, datetime.date | datetime.time):
         return type(pg_value).fromisoformat(sqlite_value) == pg_value
-    if isinstance(pg_value, memoryview):
+    if isinstance(pg_value, bytes):  # bytea
         raw = sqlite_value.encode() if isinstance(sqlite_value, str) else sqlite_value
-        return raw == bytes(pg_value)
+        return raw == pg_value
     if isinstance(pg_value, str) and not isinstance(sqlite_value, str):
         return False  # a number that became text is a change the engine should have refused or warned of
     return sqlite_value == pg_value

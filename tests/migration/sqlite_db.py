@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import psycopg2
+import psycopg
 
 
 def build(path: Path, ddl: str, rows: dict[str, list[tuple]] | None = None) -> Path:
@@ -28,11 +28,13 @@ def products(path: Path, *titles: str) -> bytes:
 
 
 def fetch(url: str, sql: str, params: tuple = ()) -> list[tuple]:
-    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+    """Run `sql` (a statement, or a script when there are no params) in its own committed transaction; the
+    rows of its last statement, if any."""
+    with psycopg.connect(url) as conn, conn.cursor() as cur:  # committed (rolled back on error) and closed at exit
         cur.execute(sql, params)
-        result = cur.fetchall() if cur.description else []
-    conn.close()
-    return result
+        while cur.nextset():  # a script: the last statement's rows (psycopg starts at the first)
+            pass
+        return cur.fetchall() if cur.description else []
 
 
 def column_types(url: str, table: str) -> dict[str, tuple[str, bool]]:

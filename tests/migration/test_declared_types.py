@@ -17,7 +17,8 @@ from tests.migration.sqlite_db import build, column_types, fetch
 
 pytestmark = pytest.mark.e2e
 
-# (declared type, a value as SQLite stores it, the PostgreSQL type, the value read back by psycopg2)
+# (declared type, a value as SQLite stores it, the PostgreSQL type, the value read back by psycopg; for json
+# and uuid, which psycopg parses, the text PostgreSQL writes)
 UUID_TEXT = "0f8fad5b-d9cb-469f-a165-70867728950e"
 MAPPING = [
     ("bool", 1, "boolean", True),
@@ -72,8 +73,8 @@ def test_each_declared_type_becomes_its_postgresql_type_with_its_value(mapped, i
     _, _, pg_type, expected = MAPPING[i]
     assert column_types(url, "t")[f"c{i}"] == (pg_type, False)
     stored = fetch(url, f'SELECT "c{i}", "c{i}"::text FROM t ORDER BY id')
-    value = bytes(stored[0][0]) if isinstance(stored[0][0], memoryview) else stored[0][0]
-    if pg_type == "json":  # psycopg2 parses json: the text itself is what must be unchanged
+    value = stored[0][0]
+    if pg_type in ("json", "uuid"):  # psycopg parses json (the text itself must be unchanged) and uuid
         value = stored[0][1]
     assert value == expected and type(value) is type(expected)
     assert stored[1] == (None, None)
@@ -97,6 +98,11 @@ def test_json_keeps_its_text_and_jsonb_is_an_option(tmp_path, pg_url):
     ("JSON", ['{"a": 1}', "{not json"], "text", "valid JSON"),
     ("UUID", [UUID_TEXT, "not-a-uuid"], "text", "a UUID"),
     ("time", ["09:00:00", "9 o'clock"], "text", "a time"),
+    ("time", ["23:59:59", "24:00:00"], "text", "a time"),
+    # Not on the calendar: SQLite's own date() gives these back as written.
+    ("datetime", ["2024-02-29 10:00:00", "2024-02-30 10:00:00"], "text", "a timestamp"),
+    ("date", ["2024-02-28", "2023-02-29"], "text", "a date"),
+    ("date", ["0001-01-01", "0000-12-31"], "text", "a date"),
 ])
 def test_a_value_that_does_not_fit_the_closer_type_keeps_a_wider_one_with_a_warning(
         tmp_path, pg_url, declared, values, becomes, why):

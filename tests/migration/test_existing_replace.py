@@ -135,9 +135,15 @@ def test_a_long_table_name_finds_the_one_djangos_migrations_made(tmp_path, targe
 
 def test_verification_compares_what_the_stage_received(shop, target, monkeypatch):
     """The checksum is checked on the staged text before any cast: a changed byte on the way fails it."""
+    from types import SimpleNamespace
+
     from appmod_operator.migration import verify
-    real = verify.table_checksum
-    monkeypatch.setattr(verify, "table_checksum", lambda *a, **k: (lambda r: (r[0], r[1] + 1))(real(*a, **k)))
+    real = verify.stored
+
+    def changed_on_the_way(*args, **kwargs):
+        digest = real(*args, **kwargs)
+        return SimpleNamespace(rows=digest.rows, checksum=digest.checksum + 1)
+    monkeypatch.setattr(verify, "stored", changed_on_the_way)
     with pytest.raises(VerificationFailed):
         migrate(shop, target)
     assert count(target, "catalogue_category") == 0

@@ -79,8 +79,8 @@ def test_worker_processes_are_born_ignoring_ctrl_c():
     code = """
 import multiprocessing, signal
 from concurrent.futures import ProcessPoolExecutor
-from appmod_operator.migration import run
-run._start_forkserver()
+from appmod_operator.migration import workers
+workers._start_forkserver()
 with ProcessPoolExecutor(1, multiprocessing.get_context("forkserver")) as pool:
     print(pool.submit(signal.getsignal, signal.SIGINT).result() == signal.SIG_IGN,
           signal.getsignal(signal.SIGINT) is signal.default_int_handler)

@@ -1,11 +1,13 @@
 """The hot path: one unit of work (a table, or a rowid range of one) read from SQLite and streamed
-into PostgreSQL with COPY, in one transaction, checksummed on the way.
+into PostgreSQL with binary COPY, in one transaction, hashed on the way (verify.Digest).
 
-SQLite renders most fields itself (in C, without the GIL), so a row costs Python one MD5 and a join;
-REAL and NUMERIC fields go through columns.formatter. An unrepresentable value leaves a NUL byte in
-the line, which one `in` test per batch finds; the unit then stops before commit and names the row.
+SQLite puts most values into the form the binary encoders take (columns.py), in C and without the GIL;
+psycopg's C encoders write them. Only NUMERIC and UUID values (and REAL in existing mode) take a Python
+step per value. A value that does not fit its column arrives as a marker of the wrong type, which the
+encoder refuses; the unit then stops before commit and a query names the row.
 
-Called by run.py from worker threads; each thread has its own SQLite and PostgreSQL connections.
+Called by run.py from worker processes and by existing.py; each has its own SQLite and PostgreSQL
+connections.
 """
 
 from __future__ import annotations
@@ -16,15 +18,26 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import psycopg2
+import psycopg
+from psycopg.copy import LibpqWriter
 
 from appmod_operator.errors import MigrationError, SourceError, UnrepresentableValue
 from appmod_operator.migration import plan as plans
-from appmod_operator.migration.columns import NUL, Kind, Unrepresentable, formatter, render_sql, why_invalid
+from appmod_operator.migration.columns import (
+    Field,
+    Kind,
+    Unrepresentable,
+    as_text,
+    invalid_sql,
+    native,
+    why_invalid,
+    why_misfit,
+)
 from appmod_operator.migration.source import quote
-from appmod_operator.migration.verify import chunk_bounds, line_hash
+from appmod_operator.migration.verify import Digest
 
 BATCH_ROWS = 2000
+BATCH_BYTES = 8 << 20  # rows of wide text are fetched fewer at a time, so a batch stays about this size
 
 
 class Interrupted(MigrationError):
@@ -38,222 +51,162 @@ class UnitResult:
     checksum: int = 0
 
 
-def build_select(plan: plans.TablePlan, bounds: tuple[int, int] | None, with_rowid: bool) -> tuple[str, tuple]:
-    """The SELECT that renders rows as COPY lines: one blob per row when SQLite renders every field;
-    otherwise the row key, then blobs alternating with the raw values Python renders:
-    (key, blob, value, blob, ..., value, blob), the blobs carrying the tabs between fields."""
-    alias = plan.table.rowid_alias
-    fields = [(False, "CAST(rowid AS TEXT)") if alias is not None and c.name == alias.name else
-              (c.kind.python_rendered, render_sql(c.kind, quote(c.name), s.not_null))
-              for c, s in zip(plan.columns, plan.table.columns, strict=True)]
+class _Layout:
+    """What one unit sends: each column's Field, and the SELECT that produces them (with the row key
+    first when a Python step needs it to name a row)."""
+
+    def __init__(self, plan: plans.TablePlan, with_rowid: bool):
+        alias = plan.table.rowid_alias
+        self.plan, self.columns = plan, list(plan.columns)
+        self.fields = [Field("rowid", "int8") if alias is not None and c.name == alias.name and not with_rowid
+                       else _field(c, with_rowid) for c in plan.columns]
+        if with_rowid:
+            self.fields.insert(0, Field("rowid", "int8"))
+            self.columns.insert(0, None)
+        self.steps = [(i, f.convert) for i, f in enumerate(self.fields) if f.convert is not None]
+        self.wires = [f.wire for f in self.fields]
+
+    def select(self, bounds: tuple[int, int] | None) -> tuple[str, tuple]:
+        order = self.plan.table.row_key
+        key = f"{order.split(',')[0]}, " if self.steps else ""
+        where, params = ("WHERE rowid BETWEEN ? AND ?", bounds) if bounds else ("", ())
+        return (f"SELECT {key}{', '.join(f.sql for f in self.fields)} FROM {quote(self.plan.name)} {where} "
+                f"ORDER BY {order}", params)
+
+    def converted(self, rows: list[tuple]) -> list[list]:
+        """Rows (key first) after the Python steps, without the key; a value that fails names its row."""
+        steps, out = self.steps, []
+        for row in rows:
+            values = list(row[1:])
+            try:
+                for i, step in steps:
+                    values[i] = step(values[i])
+            except Unrepresentable as e:
+                raise UnrepresentableValue(self.plan.name, self.columns[i].name, row[0], values[i], e.why) from None
+            out.append(values)
+        return out
+
+
+def _field(c: plans.ColumnPlan, with_rowid: bool) -> Field:
+    """Existing mode (a staged __rowid) sends text for PostgreSQL to cast; convert mode the column's own type."""
     if with_rowid:
-        fields.insert(0, (False, "CAST(rowid AS TEXT)"))
-    parts, pieces = [], []
-    for i, (python_rendered, expr) in enumerate(fields):
-        if i:
-            pieces.append("char(9)")
-        if python_rendered:
-            parts += [_blob(pieces), expr]
-            pieces = []
-        else:
-            pieces.append(expr)
-    parts.append(_blob(pieces))
-    order = plan.table.row_key
-    key = f"{order.split(',')[0]}, " if len(parts) > 1 else ""
-    where, params = ("WHERE rowid BETWEEN ? AND ?", bounds) if bounds else ("", ())
-    return f"SELECT {key}{', '.join(parts)} FROM {quote(plan.name)} {where} ORDER BY {order}", params
+        return as_text(c.kind, quote(c.name), c.precision, c.scale)
+    return native(c.kind, quote(c.name), c.pg_type, c.precision, c.scale)
 
 
-def _blob(pieces: list[str]) -> str:
-    return f"CAST({' || '.join(pieces)} AS BLOB)" if pieces else "X''"
-
-
-def _row_formatter(plan: plans.TablePlan) -> Callable[[tuple], bytes] | None:
-    """For tables with Python-rendered columns: row (as build_select lays it out) -> line. This runs
-    once per row, so the usual shapes (one or two such columns) get a closure without a loop."""
-    formats = [formatter(c.kind, c.precision, c.scale) for c in plan.columns if c.kind.python_rendered]
-    if not formats:
-        return None
-    if len(formats) == 1:
-        (f0,) = formats
-        return lambda r: r[1] + f0(r[2]) + r[3]
-    if len(formats) == 2:
-        f0, f1 = formats
-        return lambda r: r[1] + f0(r[2]) + r[3] + f1(r[4]) + r[5]
-    join = b"".join
-
-    def line(row: tuple) -> bytes:
-        parts = [row[1]]
-        for i, fmt in enumerate(formats):
-            parts.append(fmt(row[2 + 2 * i]))
-            parts.append(row[3 + 2 * i])
-        return join(parts)
-    return line
-
-
-def is_chunked(plan: plans.TablePlan, bounds: tuple[int, int] | None, with_rowid: bool) -> bool:
-    """Chunked checksums need the key in the target: convert mode (no staged __rowid) on a keyed table."""
+def is_ordered(plan: plans.TablePlan, bounds: tuple[int, int] | None, with_rowid: bool) -> bool:
+    """A unit hashed as one ordered stream: convert mode (no staged __rowid) on a keyed table, whose
+    target gives the rows back in key order."""
     return plan.keyed and bounds is not None and not with_rowid
 
 
-def _batches(sqlite_conn, plan: plans.TablePlan, bounds: tuple[int, int] | None, with_rowid: bool, chunked: bool):
-    """Rows to send, in batches: one checksum chunk per batch when chunked (a query per chunk, on the
-    rowid index), else fetchmany batches of the whole range."""
-    sql, params = build_select(plan, bounds, with_rowid)
-    if chunked:
-        def first_key(low: int) -> int | None:
-            return sqlite_conn.execute(f"SELECT min(rowid) FROM {quote(plan.name)} WHERE rowid BETWEEN ? AND ?",
-                                       (low, bounds[1])).fetchone()[0]
-        for low, high in chunk_bounds(*bounds, first_key):
-            rows = sqlite_conn.execute(sql, (low, high)).fetchall()
-            if rows:
-                yield rows
-        return
-    cursor = sqlite_conn.execute(sql, params)
-    while rows := cursor.fetchmany(BATCH_ROWS):
-        yield rows
+class _HashingWriter(LibpqWriter):
+    """Sends what psycopg encodes, hashing and counting it on the way."""
+
+    def __init__(self, cursor, digest: Digest):
+        super().__init__(cursor)
+        self.digest, self.bytes = digest, 0
+
+    def write(self, data) -> None:
+        self.digest.update(data)
+        self.bytes += len(data)
+        super().write(data)
 
 
-class _Lines:
-    """A file-like object for COPY ... FROM STDIN: read() returns the next batch of lines, hashed."""
-
-    def __init__(self, batches, plan: plans.TablePlan, chunked: bool, stop: threading.Event,
-                 on_batch: Callable[[int], None], result: UnitResult):
-        self.batches, self.plan, self.chunked, self.format_row = batches, plan, chunked, _row_formatter(plan)
-        self.stop, self.on_batch, self.result = stop, on_batch, result
-        self.failure: Exception | None = None
-
-    def read(self, size: int = -1) -> bytes:
-        if self.stop.is_set():
-            self.failure = Interrupted("interrupted")
-            raise self.failure
-        rows = next(self.batches, None)
-        if rows is None:
-            return b""
-        lines = [r[0] for r in rows] if self.format_row is None else self._format(rows)
-        data = b"\n".join(lines) + b"\n"
-        if NUL in data:
-            self.failure = _NulFound()
-            raise self.failure
-        if self.chunked:
-            self.result.checksum += line_hash(data)
-        else:
-            self.result.checksum += sum(map(line_hash, lines))
-        self.result.rows += len(rows)
-        self.result.bytes += len(data)
-        self.on_batch(len(rows))
-        return data
-
-    readline = read
-
-    def _format(self, rows: list[tuple]) -> list[bytes]:
-        format_row = self.format_row
-        try:
-            return [format_row(r) for r in rows]
-        except Unrepresentable:
-            for row in rows:
-                try:
-                    format_row(row)
-                except Unrepresentable as e:
-                    self.failure = _python_failure(self.plan, row, e)
-                    raise self.failure from None
-            raise
-
-
-class _NulFound(Exception):
-    pass
-
-
-def _python_failure(plan: plans.TablePlan, row: tuple, error: Unrepresentable) -> UnrepresentableValue:
-    values = row[2::2]
-    python_columns = [c for c in plan.columns if c.kind.python_rendered]
-    for column, value in zip(python_columns, values, strict=True):
-        try:
-            formatter(column.kind, column.precision, column.scale)(value)
-        except Unrepresentable:
-            return UnrepresentableValue(plan.name, column.name, row[0], value, error.why)
-    return UnrepresentableValue(plan.name, "?", row[0], None, error.why)
+class _Refused(Exception):
+    """An encoder refused a marker: a value that does not fit its column, which a query then names."""
 
 
 def load(sqlite_conn, pg_conn, plan: plans.TablePlan, bounds: tuple[int, int] | None, target: str,
          stop: threading.Event, on_batch: Callable[[int], None], with_rowid: bool = False,
          commit: bool = True) -> UnitResult:
     """COPY one unit into `target` (a relation name), then commit unless told not to; on any failure
-    the transaction is rolled back and the error names the table, column and row. The checksum is
-    chunked (verify.py) for keyed tables in convert mode, where the target keeps the key."""
-    result = UnitResult()
-    chunked = is_chunked(plan, bounds, with_rowid)
-    lines = _Lines(_batches(sqlite_conn, plan, bounds, with_rowid, chunked), plan, chunked, stop, on_batch, result)
+    the transaction is rolled back and the error names the table, column and row."""
+    layout, result = _Layout(plan, with_rowid), UnitResult()
+    digest = Digest(ordered=is_ordered(plan, bounds, with_rowid))
     columns = ", ".join(quote(c) for c in (["__rowid"] if with_rowid else []) + [c.target for c in plan.columns])
     try:
         with pg_conn.cursor() as cur:
-            cur.copy_expert(f"COPY {target} ({columns}) FROM STDIN", lines, size=1 << 18)
+            writer = _HashingWriter(cur, digest)
+            with cur.copy(f"COPY {target} ({columns}) FROM STDIN (FORMAT BINARY)", writer=writer) as out:
+                out.set_types(layout.wires)
+                for rows in _batches(sqlite_conn, layout, bounds, writer):
+                    if stop.is_set():
+                        raise Interrupted("interrupted")
+                    if layout.steps:
+                        rows = layout.converted(rows)
+                    try:
+                        for row in rows:
+                            out.write_row(row)
+                    except (TypeError, ValueError, OverflowError):
+                        raise _Refused() from None
+                    result.rows += len(rows)
+                    on_batch(len(rows))
         if commit:
             pg_conn.commit()
     except Exception as e:  # noqa: BLE001 - rolled back, then re-raised as an error naming the row
         pg_conn.rollback()
-        raise _explain(e, lines.failure, sqlite_conn, plan, bounds) from None
+        raise _explain(e, sqlite_conn, plan, bounds) from None
+    result.bytes, result.checksum = writer.bytes, digest.checksum
     return result
 
 
-def _explain(error: Exception, failure: Exception | None, sqlite_conn, plan: plans.TablePlan,
-             bounds: tuple[int, int] | None) -> Exception:
+def _batches(sqlite_conn, layout: _Layout, bounds: tuple[int, int] | None, writer: _HashingWriter):
+    """The unit's rows, in batches of about BATCH_BYTES (measured by what the last batch sent)."""
+    sql, params = layout.select(bounds)
+    cursor, size = sqlite_conn.execute(sql, params), BATCH_ROWS
+    while rows := cursor.fetchmany(size):
+        sent = writer.bytes
+        yield rows
+        per_row = max(1, (writer.bytes - sent) // len(rows))
+        size = max(16, min(BATCH_ROWS, BATCH_BYTES // per_row))
+
+
+def _explain(error: Exception, sqlite_conn, plan: plans.TablePlan, bounds: tuple[int, int] | None) -> Exception:
     """Turn whatever stopped the COPY into an error that names table, column and row."""
-    if isinstance(failure, _NulFound):
+    if isinstance(error, _Refused):
         where = f"rowid BETWEEN {bounds[0]:d} AND {bounds[1]:d}" if bounds else "1"
         for column in plan.columns:
-            if column.kind.python_rendered:
-                continue
-            bad = plans.first_invalid(sqlite_conn, plan.table, column.name, column.kind, where)
+            bad = plans.first_invalid(sqlite_conn, plan.table, column, where)
             if bad is not None:
-                return UnrepresentableValue(plan.name, column.name, bad[0], bad[-1], why_invalid(column.kind))
-        return MigrationError(f"table {plan.name}: a value could not be rendered")
-    if isinstance(failure, UnrepresentableValue) and failure.value == NUL:
-        # The query put the NUL marker where the value was; show the value itself.
-        value = sqlite_conn.execute(f"SELECT {quote(failure.column)} FROM {quote(plan.name)} WHERE rowid = ?",
-                                    (failure.rowid,)).fetchone()
-        return UnrepresentableValue(plan.name, failure.column, failure.rowid, value and value[0], failure.why)
-    if failure is not None:
-        return failure
+                why = why_misfit(column.kind, bad[-1], column.precision, column.scale)
+                return UnrepresentableValue(plan.name, column.name, bad[0], bad[-1], why + _keep_as_text(plan, column))
+        return MigrationError(f"table {plan.name}: a value could not be sent")
+    if isinstance(error, MigrationError):
+        return error
     if isinstance(error, sqlite3.DatabaseError):
         return SourceError(f"reading table {plan.name}: {error}")
-    if isinstance(error, psycopg2.Error):
+    if isinstance(error, psycopg.Error):
         return _from_postgres(error, sqlite_conn, plan, bounds)
     return error
 
 
-def _from_postgres(error: psycopg2.Error, sqlite_conn, plan: plans.TablePlan, bounds) -> Exception:
-    """PostgreSQL rejected a line ("COPY t, line N, column c: ..."): find that row in the source."""
+def _keep_as_text(plan: plans.TablePlan, column: plans.ColumnPlan) -> str:
+    if column.kind in (Kind.DATE, Kind.TIMESTAMP, Kind.TIME, Kind.JSON, Kind.UUID):
+        return f" (--keep-as-text {plan.name}.{column.name} keeps the column as text)"
+    return ""
+
+
+def _from_postgres(error: psycopg.Error, sqlite_conn, plan: plans.TablePlan, bounds) -> Exception:
+    """PostgreSQL rejected a row ("COPY t, line N, column c: ..."): find that row in the source."""
     context = getattr(error.diag, "context", None) or ""
     primary = getattr(error.diag, "message_primary", None) or str(error).splitlines()[0]
-    match = re.search(r"line (\d+)(?:, column ([^:]+))?", context)
+    match = re.search(r"line (\d+)(?:, column ([^:\n]+))?", context)
     if not match:
         return MigrationError(f"table {plan.name}: PostgreSQL refused the data: {primary}")
     line, target_column = int(match.group(1)), match.group(2)
-    column = next((c.name for c in plan.columns if c.target == target_column), target_column)
+    column = next((c for c in plan.columns if c.target == target_column), None)
     where, params = ("WHERE rowid BETWEEN ? AND ?", bounds) if bounds else ("", ())
     order = plan.table.row_key
-    value_expr = quote(column) if column and column in {c.name for c in plan.columns} else "NULL"
-    row = sqlite_conn.execute(f"SELECT {order}, {value_expr} FROM {quote(plan.name)} {where} ORDER BY {order} "
-                              f"LIMIT 1 OFFSET ?", (*params, line - 1)).fetchone()
+    value, invalid = ((quote(column.name), invalid_sql(column.kind, quote(column.name), column.precision,
+                                                       column.scale)) if column is not None else ("NULL", "0"))
+    row = sqlite_conn.execute(f"SELECT {order}, coalesce({invalid}, 0), {value} FROM {quote(plan.name)} {where} "
+                              f"ORDER BY {order} LIMIT 1 OFFSET ?", (*params, line - 1)).fetchone()
     if row is None:
         return MigrationError(f"table {plan.name}: PostgreSQL refused line {line}: {primary}")
-    why = f"is refused by PostgreSQL: {primary}"
-    if any(c.name == column and c.kind in (Kind.DATE, Kind.TIMESTAMP, Kind.TIME, Kind.JSON) for c in plan.columns):
-        why += f" (--keep-as-text {plan.name}.{column} keeps the column as text)"
-    return UnrepresentableValue(plan.name, column or "?", row[0], row[-1], why)
-
-
-def source_checksum(sqlite_conn, plan: plans.TablePlan, with_rowid: bool = False) -> UnitResult:
-    """The rows, bytes and checksum of what load() would send, without sending it."""
-    result = UnitResult()
-    for bounds in plan.ranges:
-        chunked = is_chunked(plan, bounds, with_rowid)
-        lines = _Lines(_batches(sqlite_conn, plan, bounds, with_rowid, chunked), plan, chunked, threading.Event(),
-                       lambda _: None, result)
-        try:
-            while lines.read():
-                pass
-        except Exception as e:  # noqa: BLE001 - re-raised as an error naming the row
-            raise _explain(e, lines.failure, sqlite_conn, plan, bounds) from None
-    return result
+    if column is None:
+        return UnrepresentableValue(plan.name, target_column or "?", row[0], None,
+                                    f"is refused by PostgreSQL: {primary}")
+    # A NUL inside a text, say, is ours to explain; anything else is in PostgreSQL's words.
+    why = why_invalid(column.kind) if row[-2] else f"is refused by PostgreSQL: {primary}"
+    return UnrepresentableValue(plan.name, column.name, row[0], row[-1], why + _keep_as_text(plan, column))

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import threading
 
-import psycopg2
+import psycopg
 
 from appmod_operator.errors import MigrationError, TargetNotEmpty, UnrepresentableValue
 from appmod_operator.migration import copy, identifiers, plan, source, target, verify
-from appmod_operator.migration.columns import Kind
 from appmod_operator.migration.job import Options, Progress, Report, TableReport
 from appmod_operator.migration.source import quote
 from appmod_operator.migration.verify import fingerprint
@@ -146,11 +145,12 @@ class _Existing:
     def _verify(self, p: plan.TablePlan, sent: copy.UnitResult) -> None:
         """The staged text is compared with what was sent; the casts after it are PostgreSQL's own."""
         if self.options.verify == "rowcount":
-            stored = target.query_one(self.pg, "SELECT count(*) FROM appmod_stage", commit=False)
+            rows = target.query_one(self.pg, "SELECT count(*) FROM appmod_stage", commit=False)[0]
+            verify.compare(p.name, sent.rows, sent.checksum, rows)
         else:
-            columns = [("__rowid", Kind.INTEGER)] + [(c.target, Kind.TEXT) for c in p.columns]
-            stored = verify.table_checksum(self.pg, "appmod_stage", columns, commit=False)
-        verify.compare(p.name, sent.rows, sent.checksum, stored)
+            fields = [quote(c) for c in ["__rowid", *(c.target for c in p.columns)]]
+            stored = verify.stored(self.pg, "appmod_stage", fields)
+            verify.compare(p.name, sent.rows, sent.checksum, stored.rows, stored.checksum)
 
     def _insert_from_stage(self, p: plan.TablePlan, final: str) -> None:
         pg = self.pg
@@ -164,10 +164,10 @@ class _Existing:
                 # OVERRIDING SYSTEM VALUE: the copied keys go into GENERATED ALWAYS identity columns too.
                 cur.execute(f"INSERT INTO {final} ({columns}) OVERRIDING SYSTEM VALUE SELECT {casts} "
                             "FROM appmod_stage ORDER BY __rowid")
-            except psycopg2.DataError as e:
+            except psycopg.DataError as e:
                 cur.execute("ROLLBACK TO SAVEPOINT appmod_insert")
                 raise self._locate_cast_failure(p, e) from None
-            except psycopg2.Error as e:
+            except psycopg.Error as e:
                 detail = f" ({e.diag.message_detail})" if e.diag.message_detail else ""
                 raise MigrationError(f"table {p.name}: the target refused the rows: "
                                      f"{e.diag.message_primary}{detail}") from None
@@ -190,13 +190,13 @@ class _Existing:
                 cur.execute(f"SELECT __rowid, {column} FROM appmod_stage WHERE {column} IS NOT NULL "
                             f"AND {condition} ORDER BY __rowid LIMIT 1")
                 row = cur.fetchone()
-            except psycopg2.DataError:
+            except psycopg.DataError:
                 cur.execute("ROLLBACK TO SAVEPOINT appmod_check")
                 return  # a value that does not even parse: the INSERT names it
         if row:
             raise UnrepresentableValue(p.name, c.name, row[0], row[1], why)
 
-    def _locate_cast_failure(self, p: plan.TablePlan, error: psycopg2.Error) -> MigrationError:
+    def _locate_cast_failure(self, p: plan.TablePlan, error: psycopg.Error) -> MigrationError:
         pg = self.pg
         target.execute(pg, """CREATE OR REPLACE FUNCTION pg_temp.appmod_refuses(v text, cast_sql text) RETURNS boolean
                         LANGUAGE plpgsql AS $$ BEGIN EXECUTE format(cast_sql, quote_literal(v)); RETURN false;

@@ -121,9 +121,10 @@ def _by_values(conn, table: Table, column: Column, warnings: list[str]) -> types
     return types.TEXT
 
 
-def first_invalid(conn, table: Table, column: str, kind: Kind, where: str = "1") -> tuple | None:
-    """(rowid, value) of the first non-NULL value of `column` that does not fit `kind`, or None."""
-    return first_row(conn, table, column, invalid_sql(kind, quote(column)), where)
+def first_invalid(conn, table: Table, column: ColumnPlan, where: str = "1") -> tuple | None:
+    """(rowid, value) of the first non-NULL value of `column` that does not fit its kind, or None."""
+    return first_row(conn, table, column.name,
+                     invalid_sql(column.kind, quote(column.name), column.precision, column.scale), where)
 
 
 def first_row(conn, table: Table, column: str, condition: str, where: str = "1") -> tuple | None:

@@ -13,30 +13,31 @@ one that already holds exactly the source's data, so running again converges wit
 
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.forkserver
-import signal
+import heapq
+import itertools
 import sqlite3
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
-import psycopg2
+import psycopg
 
 from appmod_operator.errors import (
     MigrationError,
     SourceError,
     TargetNotEmpty,
+    VerificationFailed,
 )
-from appmod_operator.migration import copy, ddl, existing, identifiers, plan, source, target, verify
-from appmod_operator.migration.columns import Kind
+from appmod_operator.migration import copy, ddl, existing, identifiers, plan, source, target, verify, workers
+from appmod_operator.migration.columns import Kind, stored_sql
 from appmod_operator.migration.identifiers import shorten
 from appmod_operator.migration.job import Options, Progress, Report, TableReport
 from appmod_operator.migration.source import quote
 from appmod_operator.migration.verify import fingerprint
 
 STAGING_SCHEMA = "appmod_staging"
+SMALL_TABLE = 20_000  # rows: verified by the thread that finishes the table, not by a worker process
 
 
 def migrate(source_path: str | Path, target_url: str, options: Options | None = None,
@@ -87,7 +88,7 @@ class _Run:
         self._opened: list = []
         self._lock = threading.Lock()
         self._pools: dict[str, ThreadPoolExecutor] = {}
-        self._processes: ProcessPoolExecutor | None = None
+        self._workers: workers.Workers | None = None
         self._integrity: Future | None = None
 
     def sqlite(self):
@@ -103,20 +104,11 @@ class _Run:
         return self._local.pg
 
     def start_workers(self) -> None:
-        """Worker processes for loading units (SQLite rendering and Python hashing would fight over
-        one GIL in threads), warmed up with their connections."""
-        context = multiprocessing.get_context("forkserver")
-        _start_forkserver()
-        self._worker_stop, self._messages = context.Event(), context.SimpleQueue()
-        self._processes = ProcessPoolExecutor(self.options.workers, context, initializer=_worker_start, initargs=(
-            str(self.source_path), self.target_url, self._worker_stop, self._messages))
-        for _ in range(self.options.workers):
-            self._processes.submit(_worker_connections)
+        self._workers = workers.Workers(str(self.source_path), self.target_url, self.options.workers)
 
     def close(self) -> None:
-        if self._processes is not None:
-            self._worker_stop.set()
-            self._processes.shutdown(cancel_futures=True)
+        if self._workers is not None:
+            self._workers.close()
         for pool in self._pools.values():
             pool.shutdown(cancel_futures=True)
         for conn in self._opened:
@@ -163,8 +155,8 @@ class _Run:
             return []
         unchanged, different = [], []
         for p in present:
-            sent = copy.source_checksum(sqlite_conn, p)
-            stored = self._stored_checksum(target.relation(self.options.target_schema, p.target), p)
+            sent = self._source_checksum(sqlite_conn, pg, p)
+            stored = self._stored_checksum(target.relation(self.options.target_schema, p.target), p, sent)
             if stored == (sent.rows, sent.checksum):
                 unchanged.append(TableReport(p.name, sent.rows, sent.bytes, fingerprint(sent.checksum), "unchanged"))
             else:
@@ -174,24 +166,47 @@ class _Run:
                                  "pass --replace to overwrite them")
         return unchanged
 
-    def _stored_checksum(self, relation: str, p: plan.TablePlan) -> tuple[int, int] | None:
+    def _source_checksum(self, sqlite_conn, pg, p: plan.TablePlan) -> copy.UnitResult:
+        """What loading `p` would send, without keeping it: sent into a temporary table, rolled back."""
+        target.execute(pg, ddl.build_create_table(p, "pg_temp", []), commit=False)
+        total = copy.UnitResult()
         try:
-            return self._target_checksum(relation, p)
-        except psycopg2.Error:
+            for bounds in p.ranges:
+                sent = copy.load(sqlite_conn, pg, p, bounds, target.relation("pg_temp", p.target), self.stop,
+                                 lambda _: None, commit=False)
+                total.rows, total.bytes, total.checksum = (total.rows + sent.rows, total.bytes + sent.bytes,
+                                                           total.checksum + sent.checksum)
+        finally:
+            pg.rollback()
+        return total
+
+    def _stored_checksum(self, relation: str, p: plan.TablePlan, sent: copy.UnitResult) -> tuple[int, int] | None:
+        try:
+            return self._held(relation, p, sent)
+        except (psycopg.Error, VerificationFailed):
+            self.pg().rollback()
             return None  # columns or types differ: not the same data
 
     def _create_staging(self, pg, p: plan.TablePlan, untranslated: list[str]) -> None:
-        target.execute(pg, f"DROP TABLE IF EXISTS {target.relation(STAGING_SCHEMA, p.target)} CASCADE")
-        target.execute(pg, ddl.build_create_table(p, STAGING_SCHEMA, untranslated))
+        target.execute(pg, f"DROP TABLE IF EXISTS {target.relation(STAGING_SCHEMA, p.target)} CASCADE;\n"
+                           + ddl.build_create_table(p, STAGING_SCHEMA, untranslated))
 
     def _load_all(self, pg, planned: list[Future], present: dict, report: Report) -> list[TableReport]:
-        """As each plan arrives, its table is staged and its units go to the worker processes; each
-        finished table is verified and moved into place by a thread while other units load."""
+        """As each plan arrives, its table is staged and its units queue for the worker processes, the
+        largest tables' first, so that the last to finish is a small one; each finished table is verified
+        and moved into place by a thread while other units load. Only as many units as there are workers
+        are handed out at a time, so a verification waits behind one unit at most."""
         waiting: dict[Future, object] = {f: "plan" for f in planned}
+        queue: list[tuple] = []  # (-rows, order, plan, bounds)
         pending, sent, done_rows, totals = {}, {}, {}, {}
         finishing: list[Future] = []
+        loading, order = 0, itertools.count()
         try:
-            while waiting:
+            while waiting or queue:
+                while queue and loading < self.options.workers:
+                    _, _, p, bounds = heapq.heappop(queue)
+                    waiting[self._workers.load(p, bounds, target.relation(STAGING_SCHEMA, p.target))] = p
+                    loading += 1
                 if self.stop.is_set():  # the caller (the operator, say) asked the run to stop
                     raise copy.Interrupted("stopped by the caller")
                 finished, _ = wait(waiting, timeout=0.2, return_when=FIRST_COMPLETED)
@@ -203,8 +218,10 @@ class _Run:
                         self._create_staging(pg, p, report.untranslated)
                         pending[p.name], sent[p.name], done_rows[p.name], totals[p.name] = (
                             len(p.ranges), copy.UnitResult(), 0, p.rows)
-                        waiting.update({self._processes.submit(_worker_load, p, b): p for b in p.ranges})
+                        for bounds in p.ranges:
+                            heapq.heappush(queue, (-p.rows, next(order), p, bounds))
                         continue
+                    loading -= 1
                     p, total, result = what, sent[what.name], future.result()
                     total.rows, total.bytes = total.rows + result.rows, total.bytes + result.bytes
                     total.checksum += result.checksum
@@ -214,13 +231,13 @@ class _Run:
                                                                   report.untranslated))
             return [f.result() for f in finishing]
         except BaseException:
-            self._worker_stop.set()
+            self._workers.stop.set()
             self.stop.set()
             raise
 
     def _report_progress(self, done_rows: dict, totals: dict) -> None:
-        while not self._messages.empty():
-            table, rows = self._messages.get()
+        while not self._workers.messages.empty():
+            table, rows = self._workers.messages.get()
             done_rows[table] += rows
             self.progress(table, done_rows[table], totals[table])
 
@@ -230,14 +247,15 @@ class _Run:
         pg, staged = self.pg(), target.relation(STAGING_SCHEMA, p.target)
         self._integrity.result()  # nothing moves into the target from a source that failed its check
         with self._lock:
-            statements = ddl.build_keys_and_indexes(p, STAGING_SCHEMA, untranslated)
-        for statement in statements:
-            target.execute(pg, statement, what=f"table {p.name}")
+            scaled = ddl.build_scaled_to_numeric(p, STAGING_SCHEMA, untranslated)
+            statements = ([scaled] if scaled else []) + ddl.build_keys_and_indexes(p, STAGING_SCHEMA, untranslated)
+        if statements:
+            target.execute(pg, ";\n".join(statements), what=f"table {p.name}")
         self._verify(staged, p, sent)
         self._to_jsonb(pg, staged, p)
-        self._continue_identity(pg, staged, p)
         final = target.relation(self.options.target_schema, p.target)
         with pg.cursor() as cur:
+            self._continue_identity(cur, staged, p)
             if replacing:
                 cur.execute(f"DROP TABLE IF EXISTS {final} CASCADE")
             cur.execute(f"ALTER TABLE {staged} SET SCHEMA {quote(self.options.target_schema)}")
@@ -246,23 +264,31 @@ class _Run:
 
     def _verify(self, relation: str, p: plan.TablePlan, sent: copy.UnitResult) -> None:
         if self.options.verify == "rowcount":
-            stored = target.query_one(self.pg(), f"SELECT count(*) FROM {relation}", commit=False)
+            verify.compare(p.name, sent.rows, sent.checksum, self._count(relation))
         else:
-            stored = self._target_checksum(relation, p)
-        verify.compare(p.name, sent.rows, sent.checksum, stored)
+            verify.compare(p.name, sent.rows, sent.checksum, *self._held(relation, p, sent))
 
-    def _target_checksum(self, relation: str, p: plan.TablePlan) -> tuple[int, int]:
-        """(rows, checksum) of what `relation` stores, hashed as copy.load hashed what it sent: chunk by
-        chunk in key order for keyed tables (chunks read in parallel), else row by row."""
-        columns = [(c.target, c.kind) for c in p.columns]
+    def _held(self, relation: str, p: plan.TablePlan, sent: copy.UnitResult) -> tuple[int, int]:
+        """(rows, checksum) of what `relation` stores, hashed as copy.load hashed what it sent: unit by unit
+        in key order for keyed tables (units read in parallel), else row by row. In key order the hash
+        covers every row's framing, so a checksum equal to the one sent implies the rows; they are
+        counted only when it differs."""
+        columns = [stored_sql(c.kind, quote(c.target), c.scale) for c in p.columns]
         if not p.keyed:
-            return verify.table_checksum(self.pg(), relation, columns)
+            digest = verify.stored(self.pg(), relation, columns)
+            self.pg().commit()
+            return digest.rows, digest.checksum
         key = p.target_column(p.table.rowid_alias.name)
-        chunks = [c for bounds in p.ranges
-                  for c in verify.chunk_bounds(*bounds, verify.first_key(self.pg(), relation, key, bounds[1]))]
-        parts = list(self._verifiers().map(
-            lambda bounds: verify.chunk_checksum(self.pg(), relation, columns, key, bounds), chunks))
-        return sum(n for n, _ in parts), sum(h for _, h in parts)
+        if p.rows < SMALL_TABLE:  # a round trip to a worker would take longer
+            checksum = sum(verify.stored(self.pg(), relation, columns, key, bounds).checksum for bounds in p.ranges)
+            self.pg().rollback()
+        else:
+            units = [self._workers.checksum(relation, columns, key, bounds) for bounds in p.ranges]
+            checksum = sum(unit.result() for unit in units)
+        return (sent.rows if checksum == sent.checksum else self._count(relation)), checksum
+
+    def _count(self, relation: str) -> int:
+        return target.query_one(self.pg(), f"SELECT count(*) FROM {relation}")[0]
 
     def _verifiers(self) -> ThreadPoolExecutor:
         """Threads for queries that wait on a database (planning scans, checksum chunks)."""
@@ -279,15 +305,15 @@ class _Run:
                                                        thread_name_prefix=f"appmod-{name}")
             return self._pools[name]
 
-    def _continue_identity(self, pg, relation: str, p: plan.TablePlan) -> None:
+    def _continue_identity(self, cur, relation: str, p: plan.TablePlan) -> None:
         """The identity column continues after the copied maximum (and after AUTOINCREMENT's high-water mark)."""
         alias = p.table.rowid_alias
         if alias is None:
             return
         name = p.target_column(alias.name)
-        target.execute(pg, f"SELECT setval(pg_get_serial_sequence(%s, %s), greatest(v, 1), v > 0) "
-                           f"FROM (SELECT greatest(coalesce(max({quote(name)}), 0), %s) AS v FROM {relation}) m",
-                       (relation, name, p.table.sequence or 0))
+        cur.execute(f"SELECT setval(pg_get_serial_sequence(%s, %s), greatest(v, 1), v > 0) "
+                    f"FROM (SELECT greatest(coalesce(max({quote(name)}), 0), %s) AS v FROM {relation}) m",
+                    (relation, name, p.table.sequence or 0))
 
     def _to_jsonb(self, pg, relation: str, p: plan.TablePlan) -> None:
         """With json_type jsonb, JSON columns become jsonb once verified as sent: jsonb keeps the
@@ -301,10 +327,11 @@ class _Run:
 
     def _ensure_constraints(self, pg, plans: list[plan.TablePlan], report: Report) -> None:
         """Foreign keys and CHECKs, added NOT VALID (no table lock while scanning), then validated;
-        one that fails to validate stays, unvalidated, and is reported."""
-        schema = self.options.target_schema
+        one that fails to validate stays, unvalidated, and is reported. The tables this run made cannot
+        have them yet: theirs are added in one statement, the others' one by one unless there already."""
+        schema, fresh = self.options.target_schema, {t.name for t in report.tables if t.status == "copied"}
         by_name = {p.name: p for p in plans}
-        added: list[tuple[str, str]] = []
+        new, old = [], []
         for p in plans:
             constraints = [ddl.build_foreign_key(p, fk, by_name[fk.table], schema)
                            for fk in p.table.foreign_keys if fk.table in by_name]
@@ -318,12 +345,19 @@ class _Run:
                 if fk.table not in by_name:
                     report.untranslated.append(f"foreign key {p.name}({', '.join(fk.columns)}) -> {fk.table} "
                                                "(the parent table is not copied)")
-            for name, statement in constraints:
-                if self._add_constraint(pg, p.target, name, statement, report):
-                    added.append((p.target, name))
-        # Validation only reads (SHARE UPDATE EXCLUSIVE on the child), so the checks run side by side.
-        failures = self._verifiers().map(lambda c: self._validate(*c), added)
-        report.warnings += [f for f in failures if f]
+            (new if p.name in fresh else old).extend((p.target, name, statement) for name, statement in constraints)
+        try:
+            if new:
+                target.execute(pg, ";\n".join(statement for _, _, statement in new))
+            added = [(table, name) for table, name, _ in new]
+        except MigrationError:  # one of them is refused: find which, adding them one by one
+            old = new + old
+            added = []
+        added += [(table, name) for table, name, statement in old
+                  if self._add_constraint(pg, table, name, statement, report)]
+        # Validation only reads (SHARE UPDATE EXCLUSIVE on the child), so the batches run side by side.
+        batches = [added[i::self.options.workers] for i in range(self.options.workers)]
+        report.warnings += [f for failures in self._verifiers().map(self._validate, batches) for f in failures]
 
     def _add_constraint(self, pg, table: str, name: str, statement: str, report: Report) -> bool:
         """Add it (NOT VALID) unless a previous run did; False when PostgreSQL refuses it."""
@@ -335,14 +369,25 @@ class _Run:
                 return False
         return True
 
-    def _validate(self, table: str, name: str) -> str | None:
-        """None when valid; otherwise the warning (the constraint stays, unvalidated)."""
+    def _validate(self, constraints: list[tuple[str, str]]) -> list[str]:
+        """Validate (table, name) constraints in one statement, or, when one fails, one by one: the
+        warnings for those the source data breaks (each stays, unvalidated)."""
+        statements = [f"ALTER TABLE {target.relation(self.options.target_schema, table)} VALIDATE CONSTRAINT "
+                      f"{quote(name)}" for table, name in constraints]
         try:
-            target.execute(self.pg(), f"ALTER TABLE {target.relation(self.options.target_schema, table)} "
-                                f"VALIDATE CONSTRAINT {quote(name)}")
-        except MigrationError as e:
-            return f"constraint {name} is in place but not validated: the source data breaks it ({e})"
-        return None
+            if statements:
+                target.execute(self.pg(), ";\n".join(statements))
+            return []
+        except MigrationError:
+            pass
+        warnings = []
+        for (_, name), statement in zip(constraints, statements, strict=True):
+            try:
+                target.execute(self.pg(), statement)
+            except MigrationError as e:
+                warnings.append(f"constraint {name} is in place but not validated: the source data breaks it ({e})")
+        return warnings
+
 
 def _refuse_collisions(tables: list[source.Table]) -> list[identifiers.Renamed]:
     """Before anything is written: no two tables, columns of one table, or relations of the schema
@@ -358,41 +403,3 @@ def _refuse_collisions(tables: list[source.Table]) -> list[identifiers.Renamed]:
         renamed += identifiers.renamed("column", ((f"{t.name}.{old}", f"{shorten(t.name)}.{new}")
                                                   for old, new in columns))
     return renamed + identifiers.renamed("index", [(natural, name) for _, natural, name in indexes])
-
-
-_worker: dict = {}
-
-
-def _start_forkserver() -> None:
-    """Start the fork server with Ctrl-C ignored, so every worker is born ignoring it: a worker forked
-    after Ctrl-C reached the process group, but before its initializer ran, would otherwise die of it and
-    break the pool. Python installs its Ctrl-C handler only where SIGINT is not ignored, and the fork
-    server gives its children its own starting handlers. Only the main thread may change them; a server
-    already running (an earlier run in this process) is kept."""
-    if threading.current_thread() is not threading.main_thread():
-        multiprocessing.forkserver.ensure_running()
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        multiprocessing.forkserver.ensure_running()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _worker_start(source_path: str, target_url: str, stop, messages) -> None:
-    """Worker process set-up: Ctrl-C is the parent's to handle (it sets `stop`, and the unit then
-    rolls back cleanly); connections are opened on first use and kept for the next unit."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _worker.update(source_path=source_path, target_url=target_url, stop=stop, messages=messages)
-
-
-def _worker_connections() -> None:
-    if "sqlite" not in _worker:
-        _worker["sqlite"] = source.connect(_worker["source_path"])
-        _worker["pg"] = target.connect(_worker["target_url"])
-
-
-def _worker_load(p: plan.TablePlan, bounds) -> copy.UnitResult:
-    _worker_connections()
-    return copy.load(_worker["sqlite"], _worker["pg"], p, bounds, target.relation(STAGING_SCHEMA, p.target),
-                     _worker["stop"], lambda rows: _worker["messages"].put((p.name, rows)))

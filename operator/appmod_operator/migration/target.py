@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-import psycopg2
-import psycopg2.extensions
+import psycopg
+from psycopg.types.string import BytesBinaryDumper
 
 from appmod_operator.errors import MigrationError, TargetError
 
@@ -34,12 +34,12 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def connect(url: str) -> psycopg2.extensions.connection:
+def connect(url: str) -> psycopg.Connection:
     if not re.match(r"^postgres(ql)?://", url):
         raise TargetError(f"target must be a postgresql:// URL, got {redact(url)!r}")
     try:
-        conn = psycopg2.connect(url, connect_timeout=15, application_name="appmod-migrate")
-    except psycopg2.Error as e:
+        conn = psycopg.connect(url, connect_timeout=15, application_name="appmod-migrate")
+    except psycopg.Error as e:
         password = urlsplit(url).password
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         if password:
@@ -48,6 +48,9 @@ def connect(url: str) -> psycopg2.extensions.connection:
     with conn.cursor() as cur:
         cur.execute(SESSION)
     conn.commit()
+    # The bytes encoder for binary COPY (copy.py sends text, bytea and booleans as bytes): by type oid,
+    # psycopg would pick the DB-API Binary wrapper's encoder, which runs in Python per value.
+    conn.adapters.register_dumper(bytes, BytesBinaryDumper)
     return conn
 
 
@@ -159,18 +162,26 @@ def _quote(name: str) -> str:
 
 def execute(pg, sql: str, params: tuple = (), what: str = "", commit: bool = True,
             ignore_errors: bool = False) -> None:
-    """Run one statement; a refusal becomes a MigrationError with PostgreSQL's words (rolled back)."""
+    """Run one statement (or, without params, several separated by semicolons, as one transaction); a
+    refusal becomes a MigrationError with PostgreSQL's words (rolled back). Committed on its own when
+    no transaction is open: one round trip, not BEGIN, the statement and COMMIT."""
+    alone = commit and pg.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     try:
+        if alone:
+            pg.autocommit = True
         with pg.cursor() as cur:
             cur.execute(sql, params or None)
         if commit:
             pg.commit()
-    except psycopg2.Error as e:
+    except psycopg.Error as e:
         pg.rollback()
         if ignore_errors:
             return
         message = e.diag.message_primary or str(e).strip()
         raise MigrationError(f"{what + ': ' if what else ''}{message}") from None
+    finally:
+        if alone:
+            pg.autocommit = False
 
 
 def query_one(pg, sql: str, params: tuple = (), commit: bool = True) -> tuple | None:

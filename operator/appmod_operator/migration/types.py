@@ -128,5 +128,7 @@ def by_affinity(declared: str) -> Choice | None:
 def _decimal(d: Declared) -> Choice:
     if d.params and 0 < d.params[0] <= 1000 and (len(d.params) == 1 or 0 <= d.params[1] <= d.params[0]):
         precision, scale = d.params[0], (d.params[1] if len(d.params) > 1 else 0)
-        return Choice(Kind.NUMERIC, f"numeric({precision},{scale})", precision, scale)
+        if precision > 15:  # the values may be texts SQLite kept exact: the Python step reads them
+            return Choice(Kind.NUMERIC, f"numeric({precision},{scale})", precision, scale)
+        return Choice(Kind.SCALED, f"numeric({precision},{scale})", precision, scale)
     return Choice(Kind.NUMERIC, "numeric")

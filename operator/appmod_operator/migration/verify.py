@@ -1,109 +1,111 @@
-"""The checksum of a table, computed the same way on both sides: a sum of 64-bit MD5 prefixes, so it
-does not depend on the order rows are stored in.
+"""The checksum of a table, computed the same way on both sides from binary COPY streams.
 
-The source side hashes the bytes it sends to COPY ... FROM STDIN. The target side hashes the bytes
-PostgreSQL's own COPY ... TO STDOUT writes for what it stored: the source renders every field as
-COPY TO writes it (columns.py), so a value that changed on the way changes the sum.
+The source side hashes the bytes it sends to COPY ... FROM STDIN (FORMAT BINARY). The target side
+hashes the bytes PostgreSQL's own COPY ... TO STDOUT (FORMAT BINARY) writes for what it stored. Binary
+COPY carries each value as its type's send function writes it, so a value that changed on the way
+changes the hash.
 
-Tables keyed by their rowid (INTEGER PRIMARY KEY, most tables) are hashed in chunks of CHUNK
-consecutive rowids, read in key order: one MD5 per chunk, which PostgreSQL serves from the primary
-key and Python hashes at memory speed. Other tables sum one MD5 per row.
+Tables keyed by their rowid (INTEGER PRIMARY KEY, most tables) are read in key order, unit by unit
+(plan.py's rowid ranges): one MD5 of each unit's whole stream, which PostgreSQL serves from the primary
+key. Other tables, whose stored order is not the source's, sum one MD5 per row. A checksum is the sum of
+64-bit MD5 prefixes, so units and rows may arrive in any order.
 
-Called by copy.py (source side) and run.py (target side).
+Called by copy.py (source side) and run.py and existing.py (target side).
 """
 
 from __future__ import annotations
 
-import io
-import tempfile
-from collections.abc import Callable, Iterator
 from hashlib import md5
 
 from appmod_operator.errors import VerificationFailed
-from appmod_operator.migration.columns import Kind, pg_select
 from appmod_operator.migration.source import quote
 
 MODULUS = 2**64
-CHUNK_SHIFT = 14
-CHUNK = 1 << CHUNK_SHIFT  # rowids per checksum chunk
+HEADER = 19  # b"PGCOPY\n\xff\r\n\x00", flags and header extension length (https://www.postgresql.org/docs/current/sql-copy.html)
 
 
 def line_hash(data: bytes) -> int:
     """The first 64 bits of the MD5 of `data`, as a signed integer."""
-    return int.from_bytes(md5(data).digest()[:8], "big", signed=True)
+    return _prefix(md5(data))
 
 
-def chunk_bounds(low: int, high: int, first_key: Callable[[int], int | None] | None = None
-                 ) -> Iterator[tuple[int, int]]:
-    """The chunks (inclusive rowid ranges) that cover [low, high], cut at multiples of CHUNK. With
-    `first_key` (the smallest key at or above a value within [low, high], None past the last), only the
-    chunks that hold a row: ids may be sparse (Django's keys set by hand to 2**40), and both sides skip the
-    empty chunks the same way, so the sums still compare."""
-    start = low
-    while start <= high:
-        if first_key is not None:
-            found = first_key(start)
-            if found is None:
-                return
-            start = max(start, found >> CHUNK_SHIFT << CHUNK_SHIFT)
-        end = min(((start >> CHUNK_SHIFT) + 1 << CHUNK_SHIFT) - 1, high)
-        yield start, end
-        start = end + 1
+def _prefix(digest) -> int:
+    return int.from_bytes(digest.digest()[:8], "big", signed=True)
 
 
-def build_copy_out(relation: str, columns: list[tuple[str, Kind]], key: str | None = None,
+class Digest:
+    """The hash of one binary COPY stream, fed in pieces of any size: `ordered`, the MD5 of the whole
+    stream (rows in key order); otherwise the sum of every row's MD5, and the number of rows."""
+
+    def __init__(self, ordered: bool):
+        self.ordered, self.rows, self._sum = ordered, 0, 0
+        self._md5 = md5() if ordered else None
+        self._pending, self._offset = bytearray(), HEADER
+
+    def update(self, data) -> None:
+        if self._md5 is not None:
+            self._md5.update(data)
+            return
+        pending = self._pending
+        pending += data
+        at, end = self._offset, len(pending)
+        if at > end:  # the header is not all here yet
+            return
+        while at + 2 <= end:
+            fields = int.from_bytes(pending[at:at + 2], "big", signed=True)
+            if fields < 0:  # the trailer
+                at = end
+                break
+            row_end = _row_end(pending, at + 2, fields, end)
+            if row_end is None:
+                break
+            self._sum += line_hash(pending[at:row_end])
+            self.rows += 1
+            at = row_end
+        del pending[:at]
+        self._offset = 0
+
+    @property
+    def checksum(self) -> int:
+        return _prefix(self._md5) if self._md5 is not None else self._sum
+
+
+def _row_end(data: bytearray, at: int, fields: int, end: int) -> int | None:
+    """Where the row whose fields start at `at` ends, or None when `data` does not hold all of it yet."""
+    for _ in range(fields):
+        if at + 4 > end:
+            return None
+        size = int.from_bytes(data[at:at + 4], "big", signed=True)
+        at += 4 + max(size, 0)  # -1: NULL, no bytes
+    return at if at <= end else None
+
+
+def build_copy_out(relation: str, fields: list[str], key: str | None = None,
                    bounds: tuple[int, int] | None = None) -> str:
-    """COPY TO of `relation`'s columns as the source sent them; one chunk in key order when given."""
-    fields = ", ".join(pg_select(kind, quote(name)) for name, kind in columns)
-    query = f"SELECT {fields} FROM {relation}"
+    """COPY TO of `fields` (SQL expressions over `relation`) in binary; one unit in key order when given."""
+    query = f"SELECT {', '.join(fields)} FROM {relation}"
     if key is not None and bounds is not None:
         k = quote(key)
         query += f" WHERE {k} BETWEEN {int(bounds[0])} AND {int(bounds[1])} ORDER BY {k}"
-    return f"COPY ({query}) TO STDOUT"
+    return f"COPY ({query}) TO STDOUT (FORMAT BINARY)"
 
 
-def chunk_checksum(pg, relation: str, columns: list[tuple[str, Kind]], key: str,
-                   bounds: tuple[int, int]) -> tuple[int, int]:
-    """(rows, hash) of one chunk as the target stores it."""
-    out = io.BytesIO()  # psycopg2 writes once per row: a C write, not a Python method
-    with pg.cursor() as cur:
-        cur.copy_expert(build_copy_out(relation, columns, key, bounds), out)
-    pg.commit()
-    data = out.getvalue()
-    rows = data.count(b"\n")
-    return rows, line_hash(data) if rows else 0
+def stored(pg, relation: str, fields: list[str], key: str | None = None,
+           bounds: tuple[int, int] | None = None) -> Digest:
+    """The digest of what `relation` stores: one unit in key order, or (no key) the whole table row by row."""
+    digest = Digest(ordered=key is not None)
+    with pg.cursor() as cur, cur.copy(build_copy_out(relation, fields, key, bounds)) as out:
+        for data in out:
+            digest.update(data)
+    return digest
 
 
-def first_key(pg, relation: str, key: str, high: int) -> Callable[[int], int | None]:
-    """chunk_bounds' `first_key` on the target: the smallest stored key from a value up to `high`."""
-    def first(low: int) -> int | None:
-        with pg.cursor() as cur:
-            cur.execute(f"SELECT min({quote(key)}) FROM {relation} WHERE {quote(key)} BETWEEN %s AND %s", (low, high))
-            found = cur.fetchone()[0]
-        pg.commit()
-        return found
-    return first
-
-
-def table_checksum(pg, relation: str, columns: list[tuple[str, Kind]], commit: bool = True) -> tuple[int, int]:
-    """(rows, sum of per-row hashes) of a whole table as the target stores it, read in bounded pieces."""
-    with pg.cursor() as cur, tempfile.TemporaryFile() as out:
-        cur.copy_expert(build_copy_out(relation, columns), out)
-        out.seek(0)
-        rows = checksum = 0
-        for line in out:
-            rows += 1
-            checksum += line_hash(line[:-1])
-    if commit:
-        pg.commit()
-    return rows, checksum
-
-
-def compare(table: str, sent_rows: int, sent_checksum: int | None, stored: tuple) -> None:
-    """Raise VerificationFailed unless `stored` ((rows,) or (rows, checksum)) is what was sent."""
-    expected = (sent_rows,) if len(stored) == 1 else (sent_rows, sent_checksum)
-    if tuple(stored) != expected:
-        held = f"{stored[0]} rows" + (f" (checksum {fingerprint(stored[1])})" if len(stored) > 1 else "")
+def compare(table: str, sent_rows: int, sent_checksum: int | None, stored_rows: int,
+            stored_checksum: int | None = None) -> None:
+    """Raise VerificationFailed unless the target holds what was sent (rows, and the checksum when given)."""
+    if stored_rows != sent_rows or (stored_checksum is not None and stored_checksum != sent_checksum):
+        held = f"{stored_rows} rows" + (f" (checksum {fingerprint(stored_checksum)})"
+                                        if stored_checksum is not None else "")
         raise VerificationFailed(f"table {table}: the source sent {sent_rows} rows (checksum "
                                  f"{fingerprint(sent_checksum or 0)}) but the target holds {held}")
 

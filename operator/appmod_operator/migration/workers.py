@@ -1,0 +1,97 @@
+"""The worker processes of a convert-mode run: starting them, their connections, and the two kinds of
+unit they run, loading a rowid range into its staging table and hashing a stored range for verification.
+Processes, not threads: SQLite's rendering, psycopg's encoding and the hashing would otherwise take turns
+on one GIL.
+
+Called by run.py, which decides what to send and when.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.forkserver
+import signal
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor
+
+import psycopg
+
+from appmod_operator.errors import VerificationFailed
+from appmod_operator.migration import copy, plan, source, target, verify
+
+
+class Workers:
+    """A pool of worker processes, warmed up with their connections while the run checks and plans."""
+
+    def __init__(self, source_path: str, target_url: str, count: int):
+        context = multiprocessing.get_context("forkserver")
+        _start_forkserver()
+        self.stop, self.messages = context.Event(), context.SimpleQueue()
+        self._pool = ProcessPoolExecutor(count, context, initializer=_start,
+                                         initargs=(source_path, target_url, self.stop, self.messages))
+        for _ in range(count):
+            self._pool.submit(_connections)
+
+    def load(self, p: plan.TablePlan, bounds: tuple[int, int] | None, relation: str) -> Future:
+        """COPY one unit into `relation`; the result is its copy.UnitResult. Rows sent are reported on
+        `messages` as (table, rows)."""
+        return self._pool.submit(_load, p, bounds, relation)
+
+    def checksum(self, relation: str, fields: list[str], key: str, bounds: tuple[int, int]) -> Future:
+        """The ordered checksum of one stored unit (verify.stored)."""
+        return self._pool.submit(_checksum, relation, fields, key, bounds)
+
+    def close(self) -> None:
+        self.stop.set()
+        self._pool.shutdown(cancel_futures=True)
+
+
+def _start_forkserver() -> None:
+    """Start the fork server with Ctrl-C ignored, so every worker is born ignoring it: a worker forked
+    after Ctrl-C reached the process group, but before its initializer ran, would otherwise die of it and
+    break the pool. Python installs its Ctrl-C handler only where SIGINT is not ignored, and the fork
+    server gives its children its own starting handlers. Only the main thread may change them; a server
+    already running (an earlier run in this process) is kept."""
+    # Workers are forked from the server with this module (and psycopg) imported once, not each on its own.
+    multiprocessing.forkserver.set_forkserver_preload([__name__])
+    if threading.current_thread() is not threading.main_thread():
+        multiprocessing.forkserver.ensure_running()
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+_worker: dict = {}
+
+
+def _start(source_path: str, target_url: str, stop, messages) -> None:
+    """Worker process set-up: Ctrl-C is the parent's to handle (it sets `stop`, and the unit then
+    rolls back cleanly); connections are opened on first use and kept for the next unit."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _worker.update(source_path=source_path, target_url=target_url, stop=stop, messages=messages)
+
+
+def _connections() -> None:
+    if "sqlite" not in _worker:
+        _worker["sqlite"] = source.connect(_worker["source_path"])
+        _worker["pg"] = target.connect(_worker["target_url"])
+
+
+def _load(p: plan.TablePlan, bounds: tuple[int, int] | None, relation: str) -> copy.UnitResult:
+    _connections()
+    return copy.load(_worker["sqlite"], _worker["pg"], p, bounds, relation, _worker["stop"],
+                     lambda rows: _worker["messages"].put((p.name, rows)))
+
+
+def _checksum(relation: str, fields: list[str], key: str, bounds: tuple[int, int]) -> int:
+    _connections()
+    pg = _worker["pg"]
+    try:
+        return verify.stored(pg, relation, fields, key, bounds).checksum
+    except psycopg.Error as e:  # PostgreSQL's errors do not cross the process boundary: ours does
+        raise VerificationFailed(f"reading {relation} back: {e.diag.message_primary or e}") from None
+    finally:
+        pg.rollback()  # it only read
