@@ -53,8 +53,8 @@ _KEYS = {"engine": ("seconds", "rows_per_s", "cpu_seconds", "server_cpu_seconds"
          "pgloader": ("seconds", "rows_per_s", "cpu_seconds", "server_cpu_seconds", "peak_rss_mb", "peak_tree_pss_mb",
                       "exact"),
          "copy_floor": ("seconds", "rows_per_s", "server_cpu_seconds", "exact")}
-_EXTRAS = ("load_average", "error", "constraints_seconds", "bytes", "reported", "reported_rows", "reported_errors",
-           "fidelity")
+_EXTRAS = ("load_average", "seconds_runs", "load_average_runs", "error", "constraints_seconds", "bytes", "reported",
+           "reported_rows", "reported_errors", "fidelity")
 
 
 def benchmark(args: argparse.Namespace) -> dict:
@@ -92,42 +92,65 @@ def run_shape(name: str, rows: int, args: argparse.Namespace, server: Server, wo
     size_mb = source.stat().st_size / 2**20
     log(f"{name}: built {len(counts)} tables in {time.perf_counter() - start:.1f}s, {size_mb:.1f} MiB")
     tables = read_schema(source)
-    results: dict[str, dict] = {}
-    for contestant in CONTESTANTS:
-        if contestant in args.skip:
-            continue
-        server.checkpoint()
-        load = round(os.getloadavg()[0], 2)  # on a shared machine, what else was running
-        url = server.create_database(f"{name}_{contestant}")
-        log(f"{name} {contestant}: loading into {urlsplit(url).path[1:]}")
-        try:
-            if contestant == "copy_floor":
-                result = run_floor(source, url, tables, server.cpu_seconds)
-            else:
-                before = server.cpu_seconds()
-                if contestant == "engine":
-                    result = run_engine(source, url, workdir, shlex.split(args.engine_args))
-                else:
-                    result = run_pgloader(source, url, workdir)
-                result["server_cpu_seconds"] = cpu_delta(before, server.cpu_seconds())
-        except Exception as e:  # noqa: BLE001 - psycopg errors and the like: report, do not lose the run
-            result = {"error": f"{type(e).__name__}: {e}"}
+    runs: dict[str, list[dict]] = {c: [] for c in CONTESTANTS if c not in args.skip}
+    for round_ in range(args.repeat):  # engine and pgloader alternate, so a busy moment hits both alike
+        for contestant in runs:
+            if contestant != "copy_floor" or round_ == 0:
+                runs[contestant].append(_run_once(name, contestant, source, tables, args, server, workdir))
+    results = {}
+    for contestant, done in runs.items():
+        result = _median(done)
         if "seconds" in result and result.get("exit_code", 0) == 0:
             failed = f" (error: {result['error']})" if "error" in result else ""
-            log(f"{name} {contestant}: {result['seconds']:.2f}s{failed}; comparing with the source")
+            log(f"{name} {contestant}: {result['seconds']:.2f}s{failed} (median of {len(done)}); comparing with "
+                "the source")
             try:
-                result["fidelity"] = compare(source, tables, url)
+                result["fidelity"] = compare(source, tables, result.pop("url"))
             except Exception as e:  # noqa: BLE001 - a broken target must not end the run
                 result["fidelity"] = {"exact": False, "error": f"{type(e).__name__}: {e}"}
             result["exact"] = bool(result["fidelity"]["exact"]) and "error" not in result
             log(f"{name} {contestant}: exact={result['exact']}")
         else:
-            log(f"{name} {contestant}: {result['error']}")
+            log(f"{name} {contestant}: {result.get('error')}")
             result["exact"] = False
         result["rows_per_s"] = None if result.get("error") or not result.get("seconds") else rows / result["seconds"]
-        result["load_average"] = load
         results[contestant] = result
     return _shape_summary(shapes.SHAPES[name], rows, counts, size_mb, results)
+
+
+def _run_once(name: str, contestant: str, source: Path, tables, args: argparse.Namespace, server: Server,
+              workdir: Path) -> dict:
+    """One timed run of one contestant into a database of its own (its URL kept for the comparison)."""
+    server.checkpoint()
+    load = round(os.getloadavg()[0], 2)  # on a shared machine, what else was running
+    url = server.create_database(f"{name}_{contestant}")
+    log(f"{name} {contestant}: loading into {urlsplit(url).path[1:]}")
+    try:
+        if contestant == "copy_floor":
+            result = run_floor(source, url, tables, server.cpu_seconds)
+        else:
+            before = server.cpu_seconds()
+            if contestant == "engine":
+                result = run_engine(source, url, workdir, shlex.split(args.engine_args))
+            else:
+                result = run_pgloader(source, url, workdir)
+            result["server_cpu_seconds"] = cpu_delta(before, server.cpu_seconds())
+    except Exception as e:  # noqa: BLE001 - psycopg errors and the like: report, do not lose the run
+        result = {"error": f"{type(e).__name__}: {e}"}
+    if "seconds" in result:
+        log(f"{name} {contestant}: {result['seconds']:.2f}s")
+    return {**result, "url": url, "load_average": load}
+
+
+def _median(done: list[dict]) -> dict:
+    """The run with the median time among those that finished (the slower middle one of an even count), with
+    every run's time and load average; the first run when none finished."""
+    finished = sorted((r for r in done if "seconds" in r and r.get("exit_code", 0) == 0 and "error" not in r),
+                      key=lambda r: r["seconds"])
+    chosen = dict(finished[len(finished) // 2] if finished else done[0])
+    chosen["seconds_runs"] = [round(r["seconds"], 3) if "seconds" in r else None for r in done]
+    chosen["load_average_runs"] = [r["load_average"] for r in done]
+    return chosen
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -266,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
                       "(default: each shape's own size)")
     size.add_argument("--scale", type=float, default=1.0, help="each shape's own size times this (default 1)")
     parser.add_argument("--seed", default=DEFAULT_SEED, type=int)
+    parser.add_argument("--repeat", type=int, default=1, help="time the engine and pgloader this many times each, "
+                        "alternating, and report each one's median run (default 1; the COPY floor runs once)")
     parser.add_argument("--extremes", action="store_true", help="mixed only: add doubles near 1.8e308 and "
                         "subnormal, integers near 2**63 (pgloader fails on them)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the tables")

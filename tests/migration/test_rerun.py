@@ -36,8 +36,9 @@ def table_state(url: str, table: str) -> int | None:
 
 
 def start(source, url) -> subprocess.Popen:
+    # Its scratch folder goes next to the source: a killed run cannot remove it.
     return subprocess.Popen(["appmod", "migrate", str(source), url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True, env={**os.environ, "TMPDIR": str(source.parent)})
 
 
 def wait_for_staging(url: str, proc: subprocess.Popen) -> None:

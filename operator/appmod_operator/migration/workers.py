@@ -29,8 +29,10 @@ class Workers:
         self.stop, self.messages = context.Event(), context.SimpleQueue()
         self._pool = ProcessPoolExecutor(count, context, initializer=_start,
                                          initargs=(source_path, target_url, self.stop, self.messages))
-        for _ in range(count):
-            self._pool.submit(_connections)
+        # From a thread: the first fork waits for the fork server to start up, and the caller has the
+        # source to check and plan meanwhile.
+        threading.Thread(target=lambda: [self._pool.submit(_connections) for _ in range(count)],
+                         name="appmod-workers-start", daemon=True).start()
 
     def load(self, p: plan.TablePlan, bounds: tuple[int, int] | None, relation: str) -> Future:
         """COPY one unit into `relation`; the result is its copy.UnitResult. Rows sent are reported on
@@ -52,8 +54,6 @@ def _start_forkserver() -> None:
     break the pool. Python installs its Ctrl-C handler only where SIGINT is not ignored, and the fork
     server gives its children its own starting handlers. Only the main thread may change them; a server
     already running (an earlier run in this process) is kept."""
-    # Workers are forked from the server with this module (and psycopg) imported once, not each on its own.
-    multiprocessing.forkserver.set_forkserver_preload([__name__])
     if threading.current_thread() is not threading.main_thread():
         multiprocessing.forkserver.ensure_running()
         return
