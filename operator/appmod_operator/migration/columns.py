@@ -102,10 +102,10 @@ def invalid_sql(kind: Kind, c: str, precision: int | None = None, scale: int | N
 def _scaled_misfit(c: str, precision: int, scale: int) -> str:
     """SQLite condition: the non-NULL value in `c` cannot go as a SCALED numeric(precision, scale). A number
     fits when N / 10**s gives it back for N the integer nearest to value * 10**s: IEEE division is correctly
-    rounded, so the decimal N / 10**s is then exactly the value's shortest form, with at most s places."""
+    rounded, so the decimal N / 10**s is then exactly the value's shortest form, with at most s places. (No
+    typeof: SQLite orders every text and blob after every number, so they fail the first comparison.)"""
     limit, factor = 10 ** (precision - scale), 10 ** scale
-    return (f"NOT (typeof({c}) IN ('integer', 'real') AND {c} < {limit} AND {c} > -{limit} "
-            f"AND round({c} * {factor}) / {factor}.0 = {c})")
+    return f"NOT ({c} < {limit} AND {c} > -{limit} AND round({c} * {factor}) / {factor}.0 = {c})"
 
 
 def why_misfit(kind: Kind, value, precision: int | None, scale: int | None) -> str:
@@ -156,8 +156,8 @@ def native(kind: Kind, c: str, pg_type: str, precision: int | None = None, scale
     if kind is Kind.INTEGER:  # as it is: psycopg's integer encoders refuse a text, a double or bytes
         return Field(c, "int2" if pg_type == "smallint" else "int8")
     if kind is Kind.REAL:  # psycopg's double encoder takes an integer too, so a large one must not reach it
-        return Field(f"iif(typeof({c}) = 'integer' AND abs({c}) > {_MAX_EXACT_INTEGER}, {NOT_A_NUMBER}, {c})",
-                     "float8")
+        big = f"{c} > {_MAX_EXACT_INTEGER} OR {c} < -{_MAX_EXACT_INTEGER}"  # typeof only for those (texts too)
+        return Field(f"CASE WHEN {big} THEN iif(typeof({c}) = 'integer', {NOT_A_NUMBER}, {c}) ELSE {c} END", "float8")
     if kind is Kind.NUMERIC:
         return Field(_numeric_sql(c, precision, scale), "numeric", _numeric_converter(precision, scale, Decimal))
     if kind is Kind.SCALED:

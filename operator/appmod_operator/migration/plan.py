@@ -16,6 +16,7 @@ from appmod_operator.migration.identifiers import match, shorten
 from appmod_operator.migration.source import Column, Table, quote
 from appmod_operator.migration.target import TargetColumn
 
+MIN_UNIT_ROWS = 50_000
 UNIT_ROWS = 262_144  # rows per unit of work in convert mode: a large table makes several, so both workers stay busy
 
 
@@ -62,13 +63,13 @@ class TablePlan:
 
 
 def convert_plan(conn: sqlite3.Connection, table: Table, keep_as_text: frozenset[str],
-                 unit_rows: int = UNIT_ROWS) -> TablePlan:
+                 unit_rows: int = UNIT_ROWS, workers: int = 1) -> TablePlan:
     warnings: list[str] = []
     choices = [_declared_choice(conn, table, c, keep_as_text, warnings) for c in table.columns]
     fitted = _fit(conn, table, choices, warnings)
     columns = tuple(ColumnPlan(c.name, f.kind, f.pg_type, "", f.precision, f.scale, pg_name=shorten(c.name))
                     for c, f in zip(table.columns, fitted, strict=True))
-    rows, ranges = _ranges(conn, table, unit_rows)
+    rows, ranges = _ranges(conn, table, unit_rows, workers)
     if table.collations:
         warnings.append(f"table {table.name}: COLLATE {', '.join(table.collations)} is not carried over; "
                         "comparisons in PostgreSQL are case- and accent-sensitive")
@@ -135,16 +136,18 @@ def first_row(conn, table: Table, column: str, condition: str, where: str = "1")
         f"AND ({condition}) ORDER BY {table.row_key} LIMIT 1").fetchone()
 
 
-def _ranges(conn, table: Table, unit_rows: int) -> tuple[int, tuple]:
+def _ranges(conn, table: Table, unit_rows: int, workers: int = 1) -> tuple[int, tuple]:
     """Row count, and rowid ranges of about unit_rows rows each (split by value: rowids are mostly
-    dense); None for a WITHOUT ROWID table, which is read whole in key order."""
+    dense), and at least one per worker for a table of MIN_UNIT_ROWS a worker or more: the last table's
+    verification, after every unit has loaded, then runs on every worker; None for a WITHOUT ROWID
+    table, which is read whole in key order."""
     t = quote(table.name)
     if table.without_rowid:
         return conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0], (None,)
     rows, low, high = conn.execute(f"SELECT count(*), min(rowid), max(rowid) FROM {t}").fetchone()
     if not rows:
         return 0, ((1, 0),)
-    units = max(1, (rows + unit_rows - 1) // unit_rows)
+    units = max(1, (rows + unit_rows - 1) // unit_rows, min(workers, rows // MIN_UNIT_ROWS))
     step = (high - low + units) // units
     return rows, tuple((start, min(start + step - 1, high)) for start in range(low, high + 1, step))
 

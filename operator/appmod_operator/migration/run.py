@@ -144,7 +144,7 @@ class _Run:
     def _plan(self, table: source.Table) -> plan.TablePlan:
         o = self.options
         try:
-            return plan.convert_plan(self.sqlite(), table, o.keep_as_text, o.unit_rows)
+            return plan.convert_plan(self.sqlite(), table, o.keep_as_text, o.unit_rows, o.workers)
         except sqlite3.DatabaseError as e:
             self._integrity.result()  # a corrupt file is said so by the integrity check
             raise SourceError(f"{self.source_path}: {e}") from None
