@@ -58,10 +58,9 @@ def migrate(source_path: str | Path, target_url: str, options: Options | None = 
     pg = target.connect(target_url)
     run = _Run(Path(source_path), target_url, pg, options, progress or (lambda *_: None), stop or threading.Event())
     try:
-        if options.schema == "convert":
-            run.start_workers()  # they start up while the source is checked and planned
         schema = source.read_schema(sqlite_conn)
         if options.schema == "convert":
+            run.start_workers(source.estimated_rows(sqlite_conn, schema))  # they start while the source is planned
             report = run.convert(sqlite_conn, pg, schema)
         else:
             source.check_integrity(sqlite_conn, source_path)
@@ -88,7 +87,7 @@ class _Run:
         self._opened: list = []
         self._lock = threading.Lock()
         self._pools: dict[str, ThreadPoolExecutor] = {}
-        self._workers: workers.Workers | None = None
+        self._workers: workers.Workers | workers.Threads | None = None
         self._integrity: Future | None = None
 
     def sqlite(self):
@@ -103,8 +102,8 @@ class _Run:
             self._opened.append(self._local.pg)
         return self._local.pg
 
-    def start_workers(self) -> None:
-        self._workers = workers.Workers(str(self.source_path), self.target_url, self.options.workers)
+    def start_workers(self, rows: int) -> None:
+        self._workers = workers.start(str(self.source_path), self.target_url, self.options.workers, rows)
 
     def close(self) -> None:
         if self._workers is not None:

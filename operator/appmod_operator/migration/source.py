@@ -108,6 +108,12 @@ def check_integrity(conn: sqlite3.Connection, path: str | Path) -> None:
         raise SourceError(f"{path} is corrupt: {'; '.join(problems)}")
 
 
+def estimated_rows(conn: sqlite3.Connection, schema: Schema) -> int:
+    """About how many rows the tables hold, at once: each one's last rowid (the b-tree's right edge)."""
+    return sum(conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {quote(t.name)}").fetchone()[0]
+               for t in schema.tables if not t.without_rowid)
+
+
 def read_schema(conn: sqlite3.Connection) -> Schema:
     objects = conn.execute(
         "SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY rowid"
