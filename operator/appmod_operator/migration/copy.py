@@ -30,7 +30,6 @@ from appmod_operator.migration.columns import (
     as_text,
     invalid_sql,
     native,
-    why_invalid,
     why_misfit,
 )
 from appmod_operator.migration.source import quote
@@ -208,5 +207,6 @@ def _from_postgres(error: psycopg.Error, sqlite_conn, plan: plans.TablePlan, bou
         return UnrepresentableValue(plan.name, target_column or "?", row[0], None,
                                     f"is refused by PostgreSQL: {primary}")
     # A NUL inside a text, say, is ours to explain; anything else is in PostgreSQL's words.
-    why = why_invalid(column.kind) if row[-2] else f"is refused by PostgreSQL: {primary}"
+    why = why_misfit(column.kind, row[-1], column.precision, column.scale) if row[-2] else \
+        f"is refused by PostgreSQL: {primary}"
     return UnrepresentableValue(plan.name, column.name, row[0], row[-1], why + _keep_as_text(plan, column))

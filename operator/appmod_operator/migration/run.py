@@ -44,8 +44,9 @@ def migrate(source_path: str | Path, target_url: str, options: Options | None = 
             progress: Progress | None = None, stop: threading.Event | None = None) -> Report:
     """Copy the SQLite database at source_path into the PostgreSQL database at target_url.
 
-    Convert mode loads through worker processes started by multiprocessing's fork server, so a script
-    that calls this needs the usual `if __name__ == "__main__":` guard (console scripts have it)."""
+    Convert mode loads a source of 100,000 rows or more through worker processes started by
+    multiprocessing's fork server, so a script that calls this needs the usual `if __name__ == "__main__":`
+    guard (console scripts have it)."""
     started = time.monotonic()
     options = options or Options()
     if options.schema not in ("convert", "existing"):
@@ -279,8 +280,7 @@ class _Run:
             return digest.rows, digest.checksum
         key = p.target_column(p.table.rowid_alias.name)
         if p.rows < SMALL_TABLE:  # a round trip to a worker would take longer
-            checksum = sum(verify.stored(self.pg(), relation, columns, key, bounds).checksum for bounds in p.ranges)
-            self.pg().rollback()
+            checksum = sum(workers.stored_checksum(self.pg(), relation, columns, key, bounds) for bounds in p.ranges)
         else:
             units = [self._workers.checksum(relation, columns, key, bounds) for bounds in p.ranges]
             checksum = sum(unit.result() for unit in units)

@@ -72,7 +72,7 @@ class Threads:
         return self._pool.submit(unit)
 
     def checksum(self, relation: str, fields: list[str], key: str, bounds: tuple[int, int]) -> Future:
-        return self._pool.submit(lambda: _stored_checksum(self._connections()[1], relation, fields, key, bounds))
+        return self._pool.submit(lambda: stored_checksum(self._connections()[1], relation, fields, key, bounds))
 
     def _connections(self) -> tuple:
         if not hasattr(self._local, "pg"):
@@ -127,10 +127,12 @@ def _load(p: plan.TablePlan, bounds: tuple[int, int] | None, relation: str) -> c
 
 def _checksum(relation: str, fields: list[str], key: str, bounds: tuple[int, int]) -> int:
     _connections()
-    return _stored_checksum(_worker["pg"], relation, fields, key, bounds)
+    return stored_checksum(_worker["pg"], relation, fields, key, bounds)
 
 
-def _stored_checksum(pg, relation: str, fields: list[str], key: str, bounds: tuple[int, int]) -> int:
+def stored_checksum(pg, relation: str, fields: list[str], key: str, bounds: tuple[int, int]) -> int:
+    """The ordered checksum of one stored unit on `pg`, left with no transaction open; a read that
+    PostgreSQL refuses is a VerificationFailed (it crosses a process boundary, unlike psycopg's errors)."""
     try:
         return verify.stored(pg, relation, fields, key, bounds).checksum
     except psycopg.Error as e:  # PostgreSQL's errors do not cross the process boundary: ours does
