@@ -52,6 +52,9 @@ ecr_registry = _session_part("ecr-registry")
 hub_registry = _session_part("hub-registry")
 postgres = _session_part("postgres")
 dockerd = _session_part("dockerd")
+base_image = _session_part("base-image")
+oscar_image = _session_part("oscar-image")
+operator_image_part = _session_part("operator-image")
 
 
 @pytest.fixture(scope="session")
@@ -76,6 +79,15 @@ def registries_env(source_registry, ecr_registry) -> dict[str, str]:
     """Settings that point the operator at the loopback registries: ECR's data plane, plain HTTP."""
     return {"APPMOD_ECR_REGISTRY": ecr_registry.url,
             "APPMOD_INSECURE_REGISTRIES": f"{source_registry.host},{ecr_registry.host}"}
+
+
+@pytest.fixture(scope="module")
+def ecs_tasks(environment):
+    """The local ECS task executor, on for one test module: its tasks really run on the test dockerd
+    (elsewhere moto's tasks run nothing, which the tests of the steps rely on)."""
+    part = _part(environment, "ecs-tasks")
+    yield part
+    environment.release("ecs-tasks")
 
 
 @pytest.fixture

@@ -22,6 +22,8 @@ RUNNERS = ("Operator", "Fargate")
 IMAGE_VIA = ("Registry", "Docker")
 TAG_MUTABILITY = ("MUTABLE", "IMMUTABLE")
 SQLITE_KINDS = ("pathInImage", "url", "path")
+# The keys of the database secret (credentials.py) that spec.service.databaseEnv may hand the app.
+SECRET_KEYS = ("host", "port", "dbname", "username", "password", "url")
 # Fargate task sizes: CPU units -> allowed memory (MiB), per
 # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size
 FARGATE_MEMORY = {
@@ -104,6 +106,7 @@ class Service:
     security_group_ids: tuple[str, ...]
     env: tuple[tuple[str, str], ...]
     database_url_env: str
+    database_env: tuple[tuple[str, str], ...]  # (variable, key of the database secret), sorted by variable
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,7 @@ def parse(spec: Mapping, namespace: str, name: str) -> AppSpec:
         deletion_policy=root.text("deletionPolicy", "Snapshot", enum=DELETION_POLICIES),
         source=_source(root.obj("source", required=True)),
         database=_database(root.obj("database"), name),
-        migration=_migration(root.obj("migration")),
+        migration=_migration(root.obj("migration"), root.obj("source")),
         image=_image(root.obj("image"), namespace, name),
         service=_service(root.obj("service")),
     )
@@ -180,14 +183,18 @@ def _database(f: _Fields, name: str) -> Database:
     return database
 
 
-def _migration(f: _Fields) -> Migration:
+def _migration(f: _Fields, source: _Fields) -> Migration:
+    """The data runner's default is a Fargate task (it reaches Aurora inside the VPC, docs/migration.md),
+    except for a file of the operator's own (`sqlite.path`), which only the operator can read."""
     schema, data = f.obj("schema"), f.obj("data")
+    sqlite = source.obj("database").obj("sqlite") if "database" in source else None
+    reads_a_path = sqlite is not None and "path" in sqlite
     migration = Migration(
         schema_strategy=schema.text("strategy", "Convert", enum=SCHEMA_STRATEGIES),
         schema_command=schema.texts("command"),
         data_enabled=data.flag("enabled", True),
         data_verify=data.text("verify", "Checksum", enum=VERIFY_MODES),
-        data_runner=data.text("runner", "Operator", enum=RUNNERS),
+        data_runner=data.text("runner", "Operator" if reads_a_path else "Fargate", enum=RUNNERS),
         data_allow_replace=data.flag("allowReplace", False),
     )
     for part in (schema, data, f):
@@ -224,9 +231,23 @@ def _service(f: _Fields) -> Service:
         security_group_ids=f.texts("securityGroupIds", pattern=r"^sg-[0-9a-f]+$"),
         env=tuple(env),
         database_url_env=f.text("databaseUrlEnv", "DATABASE_URL", pattern=ENV_NAME),
+        database_env=_database_env(f),
     )
     f.done()
     return service
+
+
+def _database_env(f: _Fields) -> tuple[tuple[str, str], ...]:
+    """spec.service.databaseEnv: environment variable -> key of the database secret (the OpenAPI schema
+    cannot check a map's keys)."""
+    mapping = f.mapping("databaseEnv")
+    for name, key in mapping.items():
+        field = f"spec.service.databaseEnv.{name}"
+        if not re.match(ENV_NAME, name):
+            raise SpecError(field, f"{name!r} is not an environment variable name (pattern {ENV_NAME})")
+        if key not in SECRET_KEYS:
+            raise SpecError(field, f"{key!r} is not one of {', '.join(SECRET_KEYS)}")
+    return tuple(sorted(mapping.items()))
 
 
 def _check_cross_fields(s: AppSpec) -> None:
@@ -260,12 +281,17 @@ def _check_cross_fields(s: AppSpec) -> None:
         raise SpecError("spec.service.memory",
                         f"{svc.memory} is not valid with cpu {svc.cpu} on Fargate (allowed: {allowed})")
     names = [name for name, _ in svc.env]
+    from_secret = {svc.database_url_env: "spec.service.databaseUrlEnv",
+                   **{name: f"spec.service.databaseEnv.{name}" for name, _ in svc.database_env}}
     for i, name in enumerate(names):
         if name in names[:i]:
             raise SpecError(f"spec.service.env[{i}].name", f"{name} is set twice")
-        if name == svc.database_url_env:
+        if name in from_secret:
             raise SpecError(f"spec.service.env[{i}].name",
-                            f"{name} is spec.service.databaseUrlEnv, which the operator fills from Secrets Manager")
+                            f"{name} is {from_secret[name]}, which the operator fills from Secrets Manager")
+    if svc.database_url_env in dict(svc.database_env):
+        raise SpecError(f"spec.service.databaseEnv.{svc.database_url_env}",
+                        f"{svc.database_url_env} is spec.service.databaseUrlEnv already")
 
 
 def supports_auto_pause(engine_version: str) -> bool:
@@ -343,6 +369,13 @@ class _Fields:
         value = self._get(key, [])
         if not isinstance(value, list):
             raise SpecError(f"{self.path}.{key}", f"must be a list, got {_kind(value)}")
+        return value
+
+    def mapping(self, key: str) -> Mapping:
+        """An object whose keys are the user's (not fields of ours), e.g. environment variable names."""
+        value = self._get(key, {})
+        if not isinstance(value, Mapping):
+            raise SpecError(f"{self.path}.{key}", f"must be an object, got {_kind(value)}")
         return value
 
     def texts(self, key: str, pattern: str = r"") -> tuple[str, ...]:

@@ -18,7 +18,7 @@ from tests.aws.test_service import public_task
 from tests.conftest import SOURCE_TITLES
 from tests.migration.sqlite_db import fetch, products
 
-CONVERT = {"schema": {"strategy": "Convert"}, "data": {"enabled": True}}
+CONVERT = {"schema": {"strategy": "Convert"}, "data": {"enabled": True, "runner": "Operator"}}
 PASSES = 30
 
 
@@ -149,7 +149,7 @@ def test_a_database_in_the_image_is_copied_from_the_digest_replicated(postgres, 
 
 def test_app_command_tables_are_loaded_as_the_app_made_them(postgres, boto, database_name, sqlite_file, pg_url):
     migration = {"schema": {"strategy": "AppCommand", "command": ["python", "manage.py", "migrate"]},
-                 "data": {"enabled": True, "verify": "RowCount"}}
+                 "data": {"enabled": True, "verify": "RowCount", "runner": "Operator"}}
     made = resource(database_name, {"path": str(sqlite_file)}, migration)
     first_pass(made, postgres, boto, database_name)
     # What the app's migration command would have made (moto's task runs nothing).

@@ -105,9 +105,11 @@ def kubectl(kube) -> Kubectl:
 @pytest.fixture(scope="session")
 def local_example(source_image):
     """Builds a resource from examples/ that copies the source registry's `shop/app:v1` instead of the
-    example's Docker Hub image; `name` renames it."""
+    example's Docker Hub image, and copies its data from the operator's process (moto's tasks run
+    nothing here; test_seed.py runs the Oscar example as it is, tasks and all); `name` renames it."""
     def build(file: str, name: str | None = None) -> dict:
         body = with_image(example(file), source_image)
+        body["spec"].setdefault("migration", {}).setdefault("data", {})["runner"] = "Operator"
         if name:
             body["metadata"]["name"] = name
         return body

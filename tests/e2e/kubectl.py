@@ -1,14 +1,13 @@
-"""kubectl against the test API server, and polling until the cluster shows what a test waits for."""
+"""kubectl against the test API server (and `wait_for`, polling until the cluster shows what a test waits for)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from tests.infra.kube import kubectl_binary
+from tests.infra.process import wait_for  # noqa: F401 - the e2e tests' polling, from here
 
 
 class Kubectl:
@@ -24,18 +23,3 @@ class Kubectl:
 
     def get(self, *args: str) -> dict:
         return json.loads(self.run("get", *args, "-o", "json").stdout)
-
-
-def wait_for(probe: Callable[[], object], what: str, timeout: float = 60):
-    """Poll `probe` until it returns something truthy; fail with the last thing it saw."""
-    deadline, last = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
-        try:
-            last = probe()
-        except AssertionError as e:
-            last = e
-        else:
-            if last:
-                return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last saw: {last!r}")

@@ -44,5 +44,11 @@ class Dockerd(Part):
             return False
         return True
 
+    def client(self):
+        """A docker-py client of this dockerd (long timeout: builds, pushes and loads take minutes)."""
+        import docker
+
+        return docker.DockerClient(base_url=f"unix://{self.socket}", timeout=900)
+
     def env(self) -> dict[str, str]:
         return {"DOCKER_HOST": f"unix://{self.socket}"}

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.infra.dockerd import Dockerd
+from tests.infra.fargate.part import TaskExecutor
+from tests.infra.images import BaseImage, OperatorImage, OscarImage
 from tests.infra.kube import KubeApiServer
 from tests.infra.moto import MotoServer
 from tests.infra.part import Part
@@ -12,7 +14,9 @@ from tests.infra.postgres import Postgres
 from tests.infra.registry import Registry
 from tests.infra.token_registry import TokenRegistry
 
-PART_NAMES = ("kube", "moto", "source-registry", "ecr-registry", "hub-registry", "postgres", "dockerd")
+PART_NAMES = ("kube", "moto", "source-registry", "ecr-registry", "hub-registry", "postgres", "dockerd", "base-image",
+              "oscar-image", "operator-image", "ecs-tasks")
+REGISTRIES = ("source-registry", "ecr-registry", "hub-registry")
 
 
 class Environment:
@@ -45,7 +49,16 @@ class Environment:
         if name == "postgres":
             return Postgres(self.root)
         if name == "dockerd":
-            return Dockerd(self.root, [self.get(r).host for r in ("source-registry", "ecr-registry")])
+            return Dockerd(self.root, [self.get(r).host for r in REGISTRIES])
+        if name == "base-image":
+            return BaseImage(self.root, self.get("dockerd"))
+        if name == "oscar-image":
+            return OscarImage(self.root, self.get("dockerd"), self.get("base-image"), self.get("hub-registry"))
+        if name == "operator-image":
+            return OperatorImage(self.root, self.get("dockerd"), self.get("base-image"), self.get("source-registry"))
+        if name == "ecs-tasks":
+            return TaskExecutor(self.root, self.get("moto"), self.get("dockerd"), self.get("base-image"),
+                                self.get("postgres"), self.get("ecr-registry"), [self.get(r) for r in REGISTRIES])
         raise KeyError(f"unknown part {name!r}; known: {', '.join(PART_NAMES)}")
 
     def env(self) -> dict[str, str]:
@@ -53,6 +66,12 @@ class Environment:
         for part in self.started.values():
             merged.update(part.env())
         return merged
+
+    def release(self, name: str) -> None:
+        """Stops one part and forgets it (the next `get` starts it again)."""
+        part = self.started.pop(name, None)
+        if part is not None:
+            part.stop()
 
     def stop(self) -> None:
         for part in reversed(list(self.started.values())):

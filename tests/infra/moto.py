@@ -29,9 +29,11 @@ class MotoServer(Part):
         # AWS's managed IAM policies (AmazonECSTaskExecutionRolePolicy) exist in moto only when asked for.
         # moto never starts a service's tasks; MOTO_ECS_SERVICE_RUNNING is how many it reports running for
         # each new service (with a COMPLETED deployment when that reaches the desired count), so a service
-        # of 1 task is stable and one of 2 stays rolling out.
-        proc = self.spawn([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], "moto.log",
-                          env={"MOTO_IAM_LOAD_MANAGED_POLICIES": "true", "MOTO_ECS_SERVICE_RUNNING": "1"})
+        # of 1 task is stable and one of 2 stays rolling out. The server is moto's own with the local task
+        # executor inside it, off until the ecs-tasks part turns it on (then tasks really run).
+        proc = self.spawn([sys.executable, "-m", "tests.infra.fargate.server", "--port", str(port)], "moto.log",
+                          env={"MOTO_IAM_LOAD_MANAGED_POLICIES": "true", "MOTO_ECS_SERVICE_RUNNING": "1",
+                               "PYTHONPATH": process.repository_pythonpath()})
         process.wait_until(lambda: process.http_status(f"{self.url}/moto-api/") == 200, "moto server", 60, proc,
                            self.dir / "moto.log")
 

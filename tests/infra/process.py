@@ -20,6 +20,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def repository_pythonpath() -> str:
+    """The repository first, so `python -m tests.infra...` imports from any working directory (tests/ is
+    not installed), then whatever PYTHONPATH already held."""
+    repo = str(Path(__file__).resolve().parents[2])
+    return os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p)
+
+
 def http_status(url: str, authorization: str | None = None) -> int:
     """The HTTP status of GET url (4xx and 5xx included). TLS is not verified: readiness probes only."""
     request = urllib.request.Request(url, headers={"Authorization": authorization} if authorization else {})
@@ -45,14 +52,29 @@ def wait_until(ready: Callable[[], bool], what: str, timeout: float, proc: subpr
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with code {proc.returncode}{_tail(log)}")
+            raise RuntimeError(f"{what} exited with code {proc.returncode}{tail(log)}")
         try:
             if ready():
                 return
         except OSError:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"{what} was not ready after {timeout:.0f}s{_tail(log)}")
+    raise RuntimeError(f"{what} was not ready after {timeout:.0f}s{tail(log)}")
+
+
+def wait_for(probe: Callable[[], object], what: str, timeout: float = 60):
+    """Poll `probe` until it returns something truthy, and return that; fail with the last thing it saw."""
+    deadline, last = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        try:
+            last = probe()
+        except AssertionError as e:
+            last = e
+        else:
+            if last:
+                return last
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last saw: {last!r}")
 
 
 def stop_pid(pid: int, timeout: float = 10) -> None:
@@ -87,7 +109,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _tail(log: Path | None, lines: int = 30) -> str:
+def tail(log: Path | None, lines: int = 30) -> str:
     if log is None or not log.exists():
         return ""
     return "\n--- " + str(log) + " ---\n" + "\n".join(log.read_text(errors="replace").splitlines()[-lines:])

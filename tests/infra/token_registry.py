@@ -48,7 +48,7 @@ class TokenRegistry(Part):
         proc = self.spawn([
             sys.executable, "-m", "tests.infra.token_server", "--port", str(port), "--key", str(key),
             "--cert", str(cert), "--service", SERVICE, "--issuer", ISSUER, "--users", str(d / "users"),
-        ], "token-server.log", env={"PYTHONPATH": _pythonpath()})
+        ], "token-server.log", env={"PYTHONPATH": process.repository_pythonpath()})
         process.wait_until(lambda: process.http_status(f"{self.token_url}?service={SERVICE}") == 200,
                            "hub-registry token server", 30, proc, d / "token-server.log")
 
@@ -97,10 +97,3 @@ def write_signing_pair(d: Path) -> tuple[Path, Path]:
     key_path.chmod(0o600)
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return key_path, cert_path
-
-
-def _pythonpath() -> str:
-    """The repository first, so `-m tests.infra.token_server` imports from any working directory (tests/ is not
-    installed), then whatever PYTHONPATH already held."""
-    repo = str(Path(__file__).resolve().parents[2])
-    return os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p)

@@ -32,6 +32,18 @@ def test_the_task_definition_runs_the_image_by_digest_and_reads_the_url_from_the
     assert (made["cpu"], made["memory"], made["networkMode"]) == ("512", "1024", "awsvpc")
 
 
+def test_database_env_comes_from_the_secrets_keys_never_as_plain_environment():
+    made = definition(databaseEnv={"DATABASE_PASSWORD": "password", "DATABASE_HOST": "host", "DATABASE_PORT": "port"},
+                      env=[{"name": "DATABASE_ENGINE", "value": "django.db.backends.postgresql"}])
+    container = made["containerDefinitions"][0]
+    assert container["secrets"] == [{"name": "DATABASE_HOST", "valueFrom": f"{SECRET}:host::"},
+                                    {"name": "DATABASE_PASSWORD", "valueFrom": f"{SECRET}:password::"},
+                                    {"name": "DATABASE_PORT", "valueFrom": f"{SECRET}:port::"},
+                                    {"name": "DATABASE_URL", "valueFrom": f"{SECRET}:url::"}]
+    assert container["environment"] == [{"name": "DATABASE_ENGINE", "value": "django.db.backends.postgresql"}]
+    assert service.essentials(made) != service.essentials(definition())
+
+
 def test_essentials_ignore_what_ecs_adds_and_see_what_we_set():
     made = definition()
     described = {**made, "revision": 3, "status": "ACTIVE", "containerDefinitions": [

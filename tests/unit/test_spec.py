@@ -114,6 +114,33 @@ def test_a_fargate_runner_reads_a_path_in_the_image_or_an_s3_object(source):
     assert parsed.migration.data_runner == "Fargate" and parsed.source.sqlite.kind == next(iter(source))
 
 
+@pytest.mark.parametrize(("source", "runner"), [({"pathInImage": "/app/db.sqlite"}, "Fargate"),
+                                                ({"url": "s3://legacy/db.sqlite"}, "Fargate"),
+                                                ({"path": "/data/db.sqlite"}, "Operator")])
+def test_the_runner_defaults_to_fargate_unless_only_the_operator_can_read_the_file(source, runner):
+    parsed = spec.parse(with_(**{"source.database.sqlite": source}), "shop", "oscar")
+    assert parsed.migration.data_runner == runner
+
+
+def test_database_env_maps_variables_to_the_secrets_keys_sorted():
+    body = with_(**{"service.databaseEnv": {"DATABASE_USER": "username", "DATABASE_HOST": "host"}})
+    assert spec.parse(body, "shop", "oscar").service.database_env == (("DATABASE_HOST", "host"),
+                                                                      ("DATABASE_USER", "username"))
+
+
+@pytest.mark.parametrize(("database_env", "more", "field", "words"), [
+    ({"DATABASE_HOST": "hostname"}, {}, "spec.service.databaseEnv.DATABASE_HOST", "'hostname' is not one of host"),
+    ({"DATABASE-HOST": "host"}, {}, "spec.service.databaseEnv.DATABASE-HOST", "not an environment variable name"),
+    ({"DATABASE_URL": "url"}, {}, "spec.service.databaseEnv.DATABASE_URL", "databaseUrlEnv already"),
+    ({"DATABASE_HOST": "host"}, {"service.env": [{"name": "DATABASE_HOST", "value": "x"}]},
+     "spec.service.env[0].name", "spec.service.databaseEnv.DATABASE_HOST"),
+    (["DATABASE_HOST"], {}, "spec.service.databaseEnv", "must be an object"),
+])
+def test_wrong_database_env_names_the_field(database_env, more, field, words):
+    error = error_of(with_(**{"service.databaseEnv": database_env, **more}))
+    assert error.field == field and words in str(error)
+
+
 @pytest.mark.parametrize(("version", "ok"), [
     ("13.14", False), ("13.15", True), ("14.12", True), ("15.6", False), ("15.7", True), ("16.2", False),
     ("16.3", True), ("16.4", True), ("17.1", True), ("12.22", False),

@@ -104,7 +104,7 @@ def delete_service(app: AppSpec, owner: Owner) -> StepOutcome:
 def build_task_definition(app: AppSpec, owner: Owner, image: str, secret_arn: str, role_arn: str,
                           log_group: str) -> dict:
     """The RegisterTaskDefinition request: the image by digest (never a tag that can move), and the
-    database URL from the secret's `url` key, never a plain environment value
+    database connection from the secret's keys (build_secrets), never a plain environment value
     (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/secrets-envvar-secrets-manager.html)."""
     svc = app.service
     container = {
@@ -116,13 +116,21 @@ def build_task_definition(app: AppSpec, owner: Owner, image: str, secret_arn: st
         "memory": int(svc.memory),
         "portMappings": [{"containerPort": svc.container_port, "protocol": "tcp"}],
         "environment": [{"name": name, "value": value} for name, value in sorted(svc.env)],
-        "secrets": [{"name": svc.database_url_env, "valueFrom": f"{secret_arn}:url::"}],
+        "secrets": build_secrets(app, secret_arn),
         "logConfiguration": {"logDriver": "awslogs", "options": {
             "awslogs-group": log_group, "awslogs-region": region_of(secret_arn), "awslogs-stream-prefix": CONTAINER}},
     }
     return {"family": owner.task_family, "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc",
             "cpu": svc.cpu, "memory": svc.memory, "executionRoleArn": role_arn, "containerDefinitions": [container],
             "tags": ecs.tag_list(owner.tags)}
+
+
+def build_secrets(app: AppSpec, secret_arn: str) -> list[dict]:
+    """The container's variables from the database secret's JSON keys: `databaseUrlEnv` from `url`, and
+    each of `databaseEnv` from the key it names (`valueFrom: <arn>:<json-key>::`, the version left to
+    ECS, which reads the current one at each task start)."""
+    wanted = sorted({app.service.database_url_env: "url", **dict(app.service.database_env)}.items())
+    return [{"name": name, "valueFrom": f"{secret_arn}:{key}::"} for name, key in wanted]
 
 
 def build_image_reference(image: Mapping) -> str:

@@ -1,0 +1,122 @@
+"""moto's server with the local ECS task executor inside: `python -m tests.infra.fargate.server --port N`.
+
+It serves moto's API exactly as `moto_server` does, plus three paths of our own under /appmod-executor/
+(part.py is their client):
+- `POST enable` with the executor's settings (JSON): from then on tasks really run (executor.py);
+- `POST disable`: every task's containers removed, moto as it was (tasks "run" without running);
+- `GET tasks`: what runs, and the 127.0.0.1 port of each task's container ports.
+
+A few of moto's ECS calls are wrapped while the executor is on, so that their own replies already say
+what ECS would: RunTask's tasks are PROVISIONING with no exit code, StopTask leaves a running task
+RUNNING until its container has stopped, and Create/Update/DeleteService count only what runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import logging
+import os
+
+from moto.ecs.models import EC2ContainerServiceBackend
+from moto.moto_api import state_manager
+from moto.server import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from tests.infra.fargate import executor as executor_module
+from tests.infra.fargate import service
+from tests.infra.fargate.executor import Executor, Settings
+
+PREFIX = "/appmod-executor/"
+EXECUTOR = Executor()
+_moto_running_count = os.environ.get("MOTO_ECS_SERVICE_RUNNING")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.infra.fargate.server")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    _wrap_ecs()
+    moto = DomainDispatcherApplication(create_backend_app)
+    make_server("127.0.0.1", args.port, functools.partial(_dispatch, moto), threaded=True).serve_forever()
+
+
+def _dispatch(moto, environ, start_response):
+    if not environ.get("PATH_INFO", "").startswith(PREFIX):
+        return moto(environ, start_response)
+    return _control(Request(environ))(environ, start_response)
+
+
+def _control(request: Request) -> Response:
+    action = request.path.removeprefix(PREFIX)
+    if action == "enable" and request.method == "POST":
+        body = json.loads(request.get_data())
+        body["routes"] = {int(port): _address(target) for port, target in body["routes"].items()}
+        os.environ["MOTO_ECS_SERVICE_RUNNING"] = "0"  # a new service runs what the executor starts, no more
+        EXECUTOR.enable(Settings(**body))
+        state_manager.set_transition("ecs::task", executor_module.MANUAL)
+        return Response("{}", content_type="application/json")
+    if action == "disable" and request.method == "POST":
+        EXECUTOR.disable()
+        if _moto_running_count is None:
+            os.environ.pop("MOTO_ECS_SERVICE_RUNNING", None)
+        else:
+            os.environ["MOTO_ECS_SERVICE_RUNNING"] = _moto_running_count
+        return Response("{}", content_type="application/json")
+    if action == "tasks" and request.method == "GET":
+        return Response(json.dumps(EXECUTOR.tasks()), content_type="application/json")
+    return Response(json.dumps({"error": f"no such executor action {request.method} {action}"}), status=404,
+                    content_type="application/json")
+
+
+def _address(target: str) -> tuple[str, int]:
+    host, _, port = target.rpartition(":")
+    return host, int(port)
+
+
+def _wrap_ecs() -> None:
+    backend = EC2ContainerServiceBackend
+
+    def when_on(method):
+        original = getattr(backend, method.__name__)
+
+        @functools.wraps(original)
+        def wrapper(self, *args, **kwargs):
+            if not EXECUTOR.enabled:
+                return original(self, *args, **kwargs)
+            with EXECUTOR.lock:
+                return method(self, original, *args, **kwargs)
+        setattr(backend, method.__name__, wrapper)
+
+    @when_on
+    def run_task(self, original, *args, **kwargs):
+        state_manager.set_transition("ecs::task", executor_module.MANUAL)
+        tasks = original(self, *args, **kwargs)
+        for task in tasks:
+            executor_module.adopt(task)
+        return tasks
+
+    @when_on
+    def stop_task(self, original, cluster_str, task_str, reason):
+        task = next((t for tasks in self.tasks.values() for arn, t in tasks.items() if arn.endswith(task_str.split(
+            "/")[-1])), None)
+        before = task.last_status if task is not None else None
+        stopped = original(self, cluster_str, task_str, reason)
+        if before != "STOPPED":
+            stopped.last_status, stopped.stop_code = before, executor_module.USER_INITIATED
+        return stopped
+
+    for name in ("create_service", "update_service", "delete_service"):
+        def counted(self, original, *args, **kwargs):
+            svc = original(self, *args, **kwargs)
+            service.keep(self, svc)
+            return svc
+        counted.__name__ = name
+        when_on(counted)
+
+
+if __name__ == "__main__":
+    main()
