@@ -252,7 +252,15 @@ def test_a_migrated_schema_costs_no_aws_call_until_the_image_changes(ready, call
     moved = dataclasses.replace(after, current={**after.current, "image": {**after.current["image"],
                                                                            "sourceDigest": OTHER_DIGEST}})
     assert schema.check_schema(APP, OWNER, moved) is None
-    assert schema.check_schema(APP, OWNER, dataclasses.replace(after, generation=2)) is None
+
+
+def test_a_new_generation_of_the_same_image_runs_no_migration_again(ready, calls):
+    """A spec change such as the desired count (seed demo): the app's migrations are its image's."""
+    outcomes, after = run(context(ready))
+    calls.clear()
+    later = dataclasses.replace(after, generation=2)
+    assert schema.check_schema(APP, OWNER, later) == outcomes[-1]
+    assert schema.ensure_schema(APP, OWNER, later) == outcomes[-1] and not calls
 
 
 # Exactly once

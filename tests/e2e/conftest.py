@@ -174,14 +174,19 @@ def start_operator(kube, kubectl, moto_server, master_users, operator_registries
     PostgreSQL (as every cluster's writer), polling AWS every second; returns the path of its log."""
     started = []
 
-    def start(resync_seconds: int) -> Path:
+    def start(resync_seconds: int, namespaces: tuple[str, ...] = (), reach_database: bool = True,
+              env: dict[str, str] | None = None) -> Path:
+        """`reach_database`: the operator connects to the test PostgreSQL itself (the Operator data runner);
+        without it, only tasks in the "VPC" (the task executor's) reach it, as on AWS."""
         folder = tmp_path_factory.mktemp("operator")
         kubeconfig = kube.write_kubeconfig(folder / "kubeconfig", OPERATOR_USER, kube.operator_token)
         port, log = process.free_port(), folder / "operator.log"
-        proc = process.spawn(["appmod-operator", "--liveness", f"http://127.0.0.1:{port}/healthz"], log, env={
-            **moto_server.env(), **operator_registries_env, "KUBECONFIG": str(kubeconfig),
-            "APPMOD_DATABASE_HOST": master_users.env()["APPMOD_DATABASE_HOST"],
-            "APPMOD_RESYNC_SECONDS": str(resync_seconds), "APPMOD_POLL_SECONDS": "1", "APPMOD_LOG_LEVEL": "debug"})
+        flags = [f"--namespace={n}" for n in namespaces]
+        database = {"APPMOD_DATABASE_HOST": master_users.env()["APPMOD_DATABASE_HOST"]} if reach_database else {}
+        proc = process.spawn(["appmod-operator", "--liveness", f"http://127.0.0.1:{port}/healthz", *flags], log, env={
+            **moto_server.env(), **operator_registries_env, "KUBECONFIG": str(kubeconfig), **database,
+            "APPMOD_RESYNC_SECONDS": str(resync_seconds), "APPMOD_POLL_SECONDS": "1", "APPMOD_LOG_LEVEL": "debug",
+            **(env or {})})
         started.append((proc, log))
         healthy = lambda: process.http_status(f"http://127.0.0.1:{port}/healthz") == 200  # noqa: E731
         process.wait_until(healthy, "appmod-operator", 60, proc, log)

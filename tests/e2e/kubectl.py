@@ -14,9 +14,10 @@ class Kubectl:
     def __init__(self, kubeconfig: Path):
         self.kubeconfig = kubeconfig
 
-    def run(self, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    def run(self, *args: str, stdin: str | None = None, check: bool = True,
+            timeout: float = 120) -> subprocess.CompletedProcess:
         result = subprocess.run([kubectl_binary(), "--kubeconfig", str(self.kubeconfig), *args], input=stdin,
-                                capture_output=True, text=True, timeout=120)
+                                capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
         return result

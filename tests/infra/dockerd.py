@@ -4,6 +4,7 @@ and data root, the loopback registries trusted over plain HTTP."""
 from __future__ import annotations
 
 import os
+import subprocess
 
 from tests.infra import process
 from tests.infra.part import Part, which
@@ -25,6 +26,7 @@ class Dockerd(Part):
         return None
 
     def start(self) -> None:
+        _unmount_under(self.dir)  # what a dockerd that was killed left mounted (its netns file)
         d = self.fresh_dir()
         self.socket = d / "docker.sock"
         proc = self.spawn([
@@ -44,6 +46,10 @@ class Dockerd(Part):
             return False
         return True
 
+    def stop(self) -> None:
+        super().stop()
+        _unmount_under(self.dir)
+
     def client(self):
         """A docker-py client of this dockerd (long timeout: builds, pushes and loads take minutes)."""
         import docker
@@ -52,3 +58,12 @@ class Dockerd(Part):
 
     def env(self) -> dict[str, str]:
         return {"DOCKER_HOST": f"unix://{self.socket}"}
+
+
+def _unmount_under(folder) -> None:
+    """Unmounts every mount point inside `folder`, deepest first, so the folder can be removed."""
+    prefix = f"{os.path.realpath(folder)}/"
+    with open("/proc/self/mounts") as mounts:
+        points = [line.split()[1] for line in mounts if line.split()[1].startswith(prefix)]
+    for point in sorted(points, key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], check=False, capture_output=True)

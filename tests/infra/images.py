@@ -9,11 +9,17 @@ into it, so a warm machine imports or loads instead of building (dockerd's data 
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
+import http.server
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
+import threading
+import tomllib
 from pathlib import Path
 
 from tests.infra import process
@@ -94,12 +100,23 @@ class BuiltImage(Part):
                 shutil.copy(path, context / inside)
         return context
 
+    def wheels(self, into: Path) -> None:
+        """Fills `into` with the wheels the image's pip installs: the host's pip fetches them, and builds
+        those PyPI has as source only (django-haystack) as it would for the host."""
+        raise NotImplementedError
+
     def _build(self, client, context: Path, local: str) -> None:
-        """A build on the host's network (dockerd has no bridge), so pip reaches the package index."""
+        """A build on the host's network (dockerd has no bridge) whose pip installs from a wheelhouse the
+        host's pip filled and a loopback HTTP server serves: the package index is the host's to reach
+        (through whatever proxy and CA the host trusts), and no certificate or wheel lands in a layer."""
         log = self.dir / "build.log"
-        with open(log, "w") as out:
-            for line in client.api.build(path=str(context), tag=local, buildargs={"BASE": self.base.reference},
-                                         network_mode="host", rm=True, forcerm=True, decode=True):
+        wheelhouse = self.dir / "wheels"
+        wheelhouse.mkdir()
+        self.wheels(wheelhouse)
+        with _served(wheelhouse) as url, open(log, "w", buffering=1) as out:
+            arguments = {"BASE": self.base.reference, "PIP_FIND_LINKS": url, "PIP_NO_INDEX": "1"}
+            for line in client.api.build(path=str(context), tag=local, buildargs=arguments, network_mode="host",
+                                         rm=True, forcerm=True, decode=True):
                 out.write(line.get("stream") or line.get("status") or "")
                 if "error" in line:
                     raise RuntimeError(f"building {self.name} failed: {line['error']}{process.tail(log)}")
@@ -130,6 +147,14 @@ class OscarImage(BuiltImage):
              "tests/django/database.py": "tests/django/database.py",
              "tests/django/oscar_site": "tests/django/oscar_site", "tests/django/dump": "tests/django/dump"}
     repository = "oscarcommerce/django-oscar-sandbox"
+    # The versions the tests' Oscar shop pins (pyproject.toml, sorl-thumbnail being its thumbnailer),
+    # PostgreSQL's driver, a WSGI server, and whitenoise to serve the static files with DEBUG off (the
+    # sandbox's uWSGI maps them itself).
+    requirements = ("django-oscar==4.2.1", "Django~=5.2.19", "sorl-thumbnail==12.11.0", "psycopg[binary]>=3.2,<3.4",
+                    "gunicorn>=23,<24", "whitenoise>=6.7,<7")
+
+    def wheels(self, into: Path) -> None:
+        _pip("wheel", "--wheel-dir", str(into), *self.requirements, log=self.dir / "pip.log")
 
 
 class OperatorImage(BuiltImage):
@@ -141,6 +166,35 @@ class OperatorImage(BuiltImage):
     files = {"pyproject.toml": "pyproject.toml", "README.md": "README.md", "operator": "operator"}
     repository = "appmod/operator"
     tag = "test"
+
+    def wheels(self, into: Path) -> None:
+        """The package, what it depends on, and what its build needs (the Dockerfile builds it again)."""
+        build = tomllib.loads((REPOSITORY / "pyproject.toml").read_text())["build-system"]["requires"]
+        _pip("wheel", "--wheel-dir", str(into), str(REPOSITORY), *build, log=self.dir / "pip.log")
+
+
+def _pip(*args: str, log: Path) -> None:
+    with open(log, "a") as out:
+        subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args], stdout=out,
+                       stderr=subprocess.STDOUT, check=True)
+
+
+@contextlib.contextmanager
+def _served(folder: Path):
+    """`folder` over HTTP on 127.0.0.1 (a directory listing is a page of links pip's --find-links reads)."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}/"
+        finally:
+            server.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args) -> None:
+        pass
 
 
 def _debootstrap(tarball: Path, log: Path) -> None:

@@ -55,7 +55,7 @@ def ensure_data(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
         return StepOutcome(True, Reason.NOT_APPLICABLE, "spec.migration.data.enabled is false: no data is copied")
     waiting = outcome.waiting_for("the data migration", build_prerequisites(app), context.done)
     if waiting:
-        return waiting
+        return _kept_while_waiting(app, context) or waiting
     version = sqlite.find_version(app, context.current.get("image"))
     asked = remigrate_asked(context)
     if asked and not app.migration.data_allow_replace and _app_has_run(app, owner):
@@ -76,6 +76,16 @@ def ensure_data(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
     if isinstance(found, data_task.Finished):
         return build_report(found.summary, version, f"copied by Fargate task {found.task_id}", context.remigrate)
     return found
+
+
+def _kept_while_waiting(app: AppSpec, context: Context) -> StepOutcome | None:
+    """Data migrated for the version this pass sees stays migrated while a step it follows waits (a
+    cluster being modified, a new image being copied): waiting must never make it copy again."""
+    image = context.current.get("image")
+    if remigrate_asked(context) or (app.source.sqlite.kind == "pathInImage" and not (image or {}).get("sourceDigest")):
+        return None
+    remembered = _remembered(context, sqlite.find_version(app, image))
+    return remembered if remembered is not None and remembered.done else None
 
 
 def remigrate_asked(context: Context) -> bool:

@@ -3,9 +3,10 @@
 from ECR by digest, with the service's database secret, execution role, log group and network;
 reported as `status.migration.schema` (strategy, taskArn, completedAt) and the SchemaMigrated condition.
 
-Exactly once per spec generation and source digest (tasks.py finds the task by its `startedBy` token).
-Only a task that exits 0 migrates the schema; a failure is reported (exit code, stop code, log stream)
-and not retried until a new generation or a new image. Other strategies are not this step's work
+Once per source digest (the app's migrations come with its image): a task of this generation and digest
+is found by its `startedBy` token (tasks.py), and a finished one is remembered in the status for later
+generations. Only a task that exits 0 migrates the schema; a failure is reported (exit code, stop code,
+log stream) and not retried until a new generation or a new image. Other strategies are not this step's work
 (Convert is done by the data migration, None means no schema migration). Called by engine.py.
 """
 
@@ -107,12 +108,15 @@ def _start(app: AppSpec, owner: Owner, context: Context, attempt: int) -> dict:
 
 
 def _remembered(context: Context, done: bool) -> StepOutcome | None:
-    """The last pass's outcome when it was final (migrated, or failed) for this generation and source digest."""
+    """The last pass's outcome when it was final for this source digest: migrated (for any generation: the
+    app's migrations are its image's, so a spec change such as the desired count runs none again), or
+    failed (for this generation: a change to the spec tries again)."""
     before = next((c for c in context.previous.get("conditions", ()) if c.get("type") == SCHEMA_MIGRATED), {})
     schema = (context.previous.get("migration") or {}).get("schema") or {}
     digest = (context.current.get("image") or {}).get("sourceDigest")
     if (before.get("status") != str(done) or before.get("reason") != (Reason.MIGRATED if done else Reason.TASK_FAILED)
-            or before.get("observedGeneration") != context.generation or schema.get("strategy") != APP_COMMAND
+            or (not done and before.get("observedGeneration") != context.generation)
+            or schema.get("strategy") != APP_COMMAND
             or not digest or (context.previous.get("image") or {}).get("sourceDigest") != digest):
         return None
     return StepOutcome(done, before["reason"], before.get("message", ""), {"migration": {"schema": dict(schema)}},

@@ -55,6 +55,10 @@ class TaskExecutor(Part):
         """Each task that has containers now: taskArn, container (its name), ports (container -> 127.0.0.1)."""
         return self._call("tasks")
 
+    def calls(self) -> int:
+        """AWS calls the operator (and `appmod` in its tasks) has made of moto since moto started."""
+        return self._call("calls").get("appmod-operator", 0)
+
     def _call(self, action: str, body: dict | None = None):
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(f"{self.moto.url}/appmod-executor/{action}", data=data,

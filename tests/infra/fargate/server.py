@@ -1,10 +1,11 @@
 """moto's server with the local ECS task executor inside: `python -m tests.infra.fargate.server --port N`.
 
-It serves moto's API exactly as `moto_server` does, plus three paths of our own under /appmod-executor/
+It serves moto's API exactly as `moto_server` does, plus paths of our own under /appmod-executor/
 (part.py is their client):
 - `POST enable` with the executor's settings (JSON): from then on tasks really run (executor.py);
 - `POST disable`: every task's containers removed, moto as it was (tasks "run" without running);
-- `GET tasks`: what runs, and the 127.0.0.1 port of each task's container ports.
+- `GET tasks`: what runs, and the 127.0.0.1 port of each task's container ports;
+- `GET calls`: how many AWS calls the operator has made (its User-Agent names it), for the tests' figures.
 
 A few of moto's ECS calls are wrapped while the executor is on, so that their own replies already say
 what ECS would: RunTask's tasks are PROVISIONING with no exit code, StopTask leaves a running task
@@ -18,6 +19,8 @@ import functools
 import json
 import logging
 import os
+import threading
+from collections import Counter
 
 from moto.ecs.models import EC2ContainerServiceBackend
 from moto.moto_api import state_manager
@@ -31,6 +34,10 @@ from tests.infra.fargate.executor import Executor, Settings
 
 PREFIX = "/appmod-executor/"
 EXECUTOR = Executor()
+# AWS calls made by our code (aws/clients.py names it in the User-Agent), counted for the tests' figures.
+OPERATOR_AGENT = "appmod-operator"
+CALLS: Counter = Counter()
+_calls_lock = threading.Lock()
 _moto_running_count = os.environ.get("MOTO_ECS_SERVICE_RUNNING")
 
 
@@ -46,6 +53,9 @@ def main() -> None:
 
 def _dispatch(moto, environ, start_response):
     if not environ.get("PATH_INFO", "").startswith(PREFIX):
+        if OPERATOR_AGENT in environ.get("HTTP_USER_AGENT", ""):
+            with _calls_lock:
+                CALLS[OPERATOR_AGENT] += 1
         return moto(environ, start_response)
     return _control(Request(environ))(environ, start_response)
 
@@ -68,6 +78,8 @@ def _control(request: Request) -> Response:
         return Response("{}", content_type="application/json")
     if action == "tasks" and request.method == "GET":
         return Response(json.dumps(EXECUTOR.tasks()), content_type="application/json")
+    if action == "calls" and request.method == "GET":
+        return Response(json.dumps(dict(CALLS)), content_type="application/json")
     return Response(json.dumps({"error": f"no such executor action {request.method} {action}"}), status=404,
                     content_type="application/json")
 
