@@ -104,6 +104,8 @@ def ready(kubectl, timeout: int = 1200) -> None:
                 timeout=timeout + 30)
 
 
+# Setup included: a machine's first run builds the images (about 10 minutes), then the demo takes about 8.
+@pytest.mark.timeout(2400)
 def test_the_oscar_shop_runs_on_fargate_from_aurora(kubectl, operator, ecs_tasks, oscar_image, hub_registry,
                                                     moto_server, master_users, dockerd):
     body = with_image(example("oscar.yaml"), f"{hub_registry.host}/{oscar_image.repository}:{oscar_image.tag}")

@@ -82,9 +82,14 @@ def _kept_while_waiting(app: AppSpec, context: Context) -> StepOutcome | None:
     """Data migrated for the version this pass sees stays migrated while a step it follows waits (a
     cluster being modified, a new image being copied): waiting must never make it copy again."""
     image = context.current.get("image")
-    if remigrate_asked(context) or (app.source.sqlite.kind == "pathInImage" and not (image or {}).get("sourceDigest")):
+    before = next((c for c in context.previous.get("conditions", ()) if c.get("type") == DATA_MIGRATED), {})
+    if (before.get("status") != "True" or remigrate_asked(context)
+            or (app.source.sqlite.kind == "pathInImage" and not (image or {}).get("sourceDigest"))):
+        return None  # nothing to keep; and no version is looked up (a file or S3 object) while waiting
+    try:
+        remembered = _remembered(context, sqlite.find_version(app, image))
+    except UserError:  # the source is gone: the step says so once it runs
         return None
-    remembered = _remembered(context, sqlite.find_version(app, image))
     return remembered if remembered is not None and remembered.done else None
 
 
