@@ -124,13 +124,14 @@ class AppSpec:
 def parse(spec: Mapping, namespace: str, name: str) -> AppSpec:
     """The validated spec of resource namespace/name; raises SpecError naming the first bad field."""
     root = _Fields(spec, "spec")
+    source = _source(root.obj("source", required=True))
     parsed = AppSpec(
         region=root.text("region", None, pattern=REGION),
         paused=root.flag("paused", False),
         deletion_policy=root.text("deletionPolicy", "Snapshot", enum=DELETION_POLICIES),
-        source=_source(root.obj("source", required=True)),
+        source=source,
         database=_database(root.obj("database"), name),
-        migration=_migration(root.obj("migration"), root.obj("source")),
+        migration=_migration(root.obj("migration"), source),
         image=_image(root.obj("image"), namespace, name),
         service=_service(root.obj("service")),
     )
@@ -183,12 +184,11 @@ def _database(f: _Fields, name: str) -> Database:
     return database
 
 
-def _migration(f: _Fields, source: _Fields) -> Migration:
+def _migration(f: _Fields, source: Source) -> Migration:
     """The data runner's default is a Fargate task (it reaches Aurora inside the VPC, docs/migration.md),
     except for a file of the operator's own (`sqlite.path`), which only the operator can read."""
     schema, data = f.obj("schema"), f.obj("data")
-    sqlite = source.obj("database").obj("sqlite") if "database" in source else None
-    reads_a_path = sqlite is not None and "path" in sqlite
+    reads_a_path = source.sqlite is not None and source.sqlite.kind == "path"
     migration = Migration(
         schema_strategy=schema.text("strategy", "Convert", enum=SCHEMA_STRATEGIES),
         schema_command=schema.texts("command"),
