@@ -71,6 +71,10 @@ class TaskRun:
             self._remove()
             client.close()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop_asked.is_set()
+
     def stop(self) -> None:
         self._stop_asked.set()
         for container in list(self._containers[1:]):

@@ -118,8 +118,8 @@ class Executor:
     def _look_at(self, task) -> None:
         if task.task_arn in self.runs:
             run = self.runs[task.task_arn]
-            if task.desired_status == "STOPPED" or self._overdue(task):
-                threading.Thread(target=run.stop, daemon=True).start()
+            if (task.desired_status == "STOPPED" or self._overdue(task)) and not run.stopping:
+                threading.Thread(target=run.stop, daemon=True).start()  # once: a stop waits out the stop timeout
             return
         if getattr(task, "appmod_seen", False) or task.last_status == "STOPPED":
             return
