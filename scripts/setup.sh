@@ -22,4 +22,4 @@ for service in docker containerd postgresql etcd docker-registry; do
 done
 
 bash tests/infra/build-kube.sh
-python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+python3 -m pip install -q --disable-pip-version-check -e '.[test,demo]'

@@ -6,13 +6,21 @@ is a failure instead, so a missing part is never counted as a pass.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
+import threading
 from pathlib import Path
 
+import boto3
+import botocore.exceptions
 import pytest
 
 from tests.infra.environment import Environment, PartMissing
+from tests.infra.moto import REGION
+
+# The regions the tests' resources name (moto's default, and the examples' spec.region).
+REGIONS = (REGION, "us-east-2")
 
 pytest_plugins = ["tests.django.fixtures"]  # the Django projects' databases, for the migration and data step tests
 
@@ -116,3 +124,39 @@ def pg_url(postgres):
     url = postgres.create_database()
     yield url
     postgres.drop_database(url)
+
+
+@pytest.fixture(scope="module")
+def master_users(moto_server, postgres):
+    """Stands in for what Aurora does with a new cluster, which moto's RDS does not: for every database
+    secret of ours in moto (both regions the tests use), the master user with that password and the
+    cluster's database, on the test PostgreSQL (the operator's APPMOD_DATABASE_HOST). Runs beside one
+    module's tests (others check what happens before Aurora has made the user); a user shared by two
+    resources gets the newest one's password."""
+    stop, made = threading.Event(), set()
+
+    def serve() -> None:
+        env = moto_server.env()
+        clients = [boto3.client("secretsmanager", endpoint_url=moto_server.url, region_name=region,
+                                aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                                aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"]) for region in REGIONS]
+        while not stop.wait(0.3):
+            for client in clients:
+                for secret in client.list_secrets(Filters=[{"Key": "tag-key", "Values": ["appmod.io/owner"]}])[
+                        "SecretList"]:
+                    if secret.get("DeletedDate"):  # a deleted resource's, kept for its recovery window
+                        continue
+                    try:
+                        value = json.loads(client.get_secret_value(SecretId=secret["ARN"])["SecretString"])
+                    except botocore.exceptions.ClientError:  # deleted since it was listed
+                        continue
+                    key = (secret["ARN"], value["password"])
+                    if key not in made:
+                        postgres.make_master(value["username"], value["password"], value["dbname"])
+                        made.add(key)
+
+    thread = threading.Thread(target=serve, name="aurora master users", daemon=True)
+    thread.start()
+    yield postgres
+    stop.set()
+    thread.join()

@@ -1,30 +1,36 @@
 """The `appmod` command line: the same engine as the operator, without a cluster.
 
-Commands: `validate FILE` (the spec checks the operator runs), `reconcile FILE` (one reconcile
-pass over a resource read from a YAML file, printing the status it would write) and
-`migrate SOURCE TARGET` (SQLite to PostgreSQL, see migration/; SOURCE may be an S3 object or a file
-inside an image, fetched by reconcile/sqlite.py into a temporary directory first).
+Commands on AppModernization files (standalone.py drives the engine, display.py prints): `validate`
+(the spec checks the operator runs), `apply` (passes until Ready), `plan` (what a pass would change,
+read only), `status` (the status AWS gives today), `delete` (teardown by spec.deletionPolicy),
+`reconcile` (one pass); `migrate SOURCE TARGET` (SQLite to PostgreSQL, see migration/; SOURCE may be an
+S3 object or a file inside an image, fetched by reconcile/sqlite.py into a temporary directory first);
+and `demo` (the whole flow on embedded stand-ins, demo/).
+
+Exit codes: 0 done, 1 failed or not done yet (run again), 2 bad input (the field or value named), 130
+interrupted. Errors are one line.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path, PurePosixPath
 
 import yaml
 
-from appmod_operator import KIND, config, logs, spec
 from appmod_operator import __doc__ as package_doc
+from appmod_operator import config, logs
 from appmod_operator.errors import (
     AwsError,
     ConfigError,
     MigrationError,
     RegistryError,
-    SpecError,
     TargetError,
     UserError,
 )
@@ -39,6 +45,11 @@ EXIT_USER_ERROR = 2
 # whoever runs the command, such as the operator's Fargate task, may run it again as it is.
 EXIT_RETRY = 1
 EXIT_INTERRUPTED = 130
+DEFAULT_TIMEOUT = "30m"
+RESOURCE_COMMANDS = (("apply", "reconcile until Ready (or Stalled, or the timeout), then print the status"),
+                     ("plan", "show what apply would create or change, field by field; reads AWS only"),
+                     ("status", "print the status as the operator would write it, from AWS; reads AWS only"),
+                     ("delete", "tear down what the resource made, per spec.deletionPolicy"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,29 +60,32 @@ def main(argv: list[str] | None = None) -> int:
         command = commands.add_parser(name, help=help_)
         command.add_argument("file", help="an AppModernization YAML file ('-' for standard input)")
         command.add_argument("--namespace", "-n", default=None, help="namespace when the file names none")
+    for name, help_ in RESOURCE_COMMANDS:
+        _add_resource_command(commands, name, help_)
     _add_migrate(commands)
+    _add_demo(commands)
     args = parser.parse_args(argv)
     try:
-        logs.configure(config.load(args))
+        settings = config.load(args)
+        if args.command not in ("migrate", "reconcile", "validate") and not _log_level_asked(args):
+            settings = dataclasses.replace(settings, log_level="warning")  # the progress lines say what happens
+        logs.configure(settings)
         if args.command == "migrate":
             return _migrate(args)
-        body = _read_resource(args.file, args.namespace)
-        if args.command == "validate":
-            meta = body["metadata"]
-            spec.parse(body.get("spec") or {}, meta["namespace"], meta["name"])
-            print(f"{meta['namespace']}/{meta['name']}: valid")
-            return 0
-        result = _reconcile(body)
-        yaml.safe_dump({"status": result.status}, sys.stdout, sort_keys=False)
-        if result.retry_after is not None:
-            print(f"appmod: {result.message}; run again in about {result.retry_after:g}s", file=sys.stderr)
-        return EXIT_USER_ERROR if result.status["phase"] == "Failed" else 0
+        if args.command == "demo":
+            from appmod_operator.demo import run as demo
+
+            return demo.main(args)
+        return _resource_command(args)
     except TargetError as e:  # the database not answering (yet): an Aurora cluster resuming from zero, say
         print(f"appmod: {e}; run the command again", file=sys.stderr)
         return EXIT_RETRY
-    except (ConfigError, SpecError, MigrationError, ResourceFileError) as e:
+    except (ConfigError, UserError, MigrationError) as e:
         print(f"appmod: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except (AwsError, RegistryError) as e:
+        print(f"appmod: {e}; run the command again", file=sys.stderr)
+        return EXIT_RETRY
     except CommandError as e:
         print(f"appmod: {e}", file=sys.stderr)
         return e.exit_code
@@ -81,16 +95,90 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-def _reconcile(body: dict):
-    """One pass (a reconcile.outcome.Result); a data migration it started in the background (runner
-    Operator) is waited for and reported by one more pass, as the operator's next pass would: this process
-    ends with the command."""
+def _add_resource_command(commands, name: str, help_: str) -> None:
+    command = commands.add_parser(name, help=help_, description=f"{help_[0].upper()}{help_[1:]}. Exit codes: 0 "
+                                  "done, 1 failed or not done yet, 2 bad input.")
+    command.add_argument("--filename", "-f", required=True, help="AppModernization YAML file, one or more "
+                         "documents ('-' for standard input)")
+    command.add_argument("--namespace", "-n", default=None, help="namespace when the file names none")
+    command.add_argument("--output", "-o", choices=["table", "json", "yaml"], default="table",
+                         help="table (default) for a person, json or yaml for a script")
+    if name in ("apply", "delete"):
+        command.add_argument("--timeout", default=DEFAULT_TIMEOUT, type=_duration,
+                             help=f"give up after this long: 90s, 30m, 1h (default {DEFAULT_TIMEOUT})")
+
+
+def _resource_command(args: argparse.Namespace) -> int:
+    from appmod_operator import display, standalone
+
+    path = getattr(args, "filename", None) or args.file
+    text = sys.stdin.read() if path == "-" else None
+    bodies = standalone.read_resources(path, args.namespace, text)
+    if args.command == "validate":
+        for body in bodies:
+            print(f"{body['metadata']['namespace']}/{body['metadata']['name']}: valid")
+        return 0
+    if args.command == "reconcile":
+        return _reconcile_once(bodies)
+    if args.command == "plan":
+        from appmod_operator.reconcile import plan
+
+        plans = [(tracked, plan.build_plan(tracked.body)[0]) for tracked in standalone.observe(bodies)]
+        print(display.plan_text(plans) if args.output == "table" else display.dump(display.plan_objects(plans),
+                                                                                    args.output))
+        return 0 if not any(changes for _, changes in plans) else EXIT_RETRY
+    if args.command == "status":
+        tracked = standalone.observe(bodies)
+    else:
+        drive = standalone.apply if args.command == "apply" else standalone.delete
+        tracked = drive(bodies, args.timeout, display.Progress(sys.stderr))
+    print(display.table(tracked) if args.output == "table" else display.dump(display.status_objects(tracked),
+                                                                               args.output))
+    finished = all(t.finished and not t.stalled for t in tracked)
+    if args.command == "status":
+        finished = all(t.ready for t in tracked)
+    return 0 if finished else EXIT_RETRY
+
+
+def _reconcile_once(bodies: list[dict]) -> int:
+    """One pass; a data migration it started in the background (runner Operator) is waited for and reported
+    by one more pass, as the operator's next pass would: this process ends with the command."""
     from appmod_operator.reconcile import engine, jobs
 
-    result = engine.reconcile(body)
-    if jobs.wait():
-        result = engine.reconcile({**body, "status": result.status})
-    return result
+    failed = False
+    for body in bodies:
+        result = engine.reconcile(body)
+        if jobs.wait():
+            result = engine.reconcile({**body, "status": result.status})
+        yaml.safe_dump({"status": result.status}, sys.stdout, sort_keys=False)
+        if result.retry_after is not None:
+            print(f"appmod: {result.message}; run again in about {result.retry_after:g}s", file=sys.stderr)
+        failed = failed or result.status["phase"] == "Failed"
+    return EXIT_USER_ERROR if failed else 0
+
+
+def _log_level_asked(args: argparse.Namespace) -> bool:
+    return args.log_level is not None or bool(os.environ.get("APPMOD_LOG_LEVEL"))
+
+
+def _duration(text: str) -> float:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(s|m|h)?", text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a duration such as 90s, 30m or 1h")
+    return float(match.group(1)) * {"s": 1, "m": 60, "h": 3600}[match.group(2) or "s"]
+
+
+def _add_demo(commands) -> None:
+    command = commands.add_parser(
+        "demo", help="run the whole flow on embedded stand-ins (no cluster, no AWS account, no Docker)",
+        description="Moves a small demo shop (a SQLite database in an image) onto stand-ins of AWS running in "
+                    "this process: moto for AWS, an embedded PostgreSQL for Aurora, OCI image-layout "
+                    "directories for the registries. Needs the demo extra: pip install 'appmod-operator[demo]'.")
+    command.add_argument("--keep", action="store_true",
+                         help="leave the parts running after Ready, until Ctrl-C, and keep the work directory")
+    command.add_argument("--dir", type=Path, default=None,
+                         help="work directory (default: a new temporary one)")
+    command.add_argument("--timeout", default="10m", type=_duration, help="give up after this long (default 10m)")
 
 
 def _add_migrate(commands) -> None:
@@ -203,32 +291,9 @@ def _local_source(args: argparse.Namespace, scratch: Path) -> str:
         raise CommandError(f"{what}: {e}; run the command again", EXIT_RETRY) from None
 
 
-class ResourceFileError(Exception):
-    pass
-
-
 class CommandError(Exception):
     """A command's input or surroundings that stop it, said in one line, with the exit code to end with."""
 
     def __init__(self, message: str, exit_code: int = EXIT_USER_ERROR):
         super().__init__(message)
         self.exit_code = exit_code
-
-
-def _read_resource(path: str, namespace: str | None) -> dict:
-    try:
-        if path == "-":
-            body = yaml.safe_load(sys.stdin)
-        else:
-            with open(path, encoding="utf-8") as f:
-                body = yaml.safe_load(f)
-    except (OSError, yaml.YAMLError) as e:
-        raise ResourceFileError(f"{path}: {e}") from None
-    kind = body.get("kind") if isinstance(body, dict) else None
-    if kind != KIND:
-        raise ResourceFileError(f"{path}: not an {KIND} resource (kind is {kind!r})")
-    meta = body.setdefault("metadata", {})
-    if not meta.get("name"):
-        raise ResourceFileError(f"{path}: metadata.name is required")
-    meta["namespace"] = meta.get("namespace") or namespace or "default"
-    return body

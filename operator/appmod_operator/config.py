@@ -28,6 +28,17 @@ def _url(value: str) -> str:
     return value
 
 
+def _registry_location(value: str) -> str:
+    """A registry's URL, or `oci:PATH` (a directory of OCI image layouts, registry/layout.py), made absolute."""
+    if value.startswith("oci:"):
+        if not value.removeprefix("oci:").strip():
+            raise ValueError("expected an http:// or https:// URL or oci:PATH (the path is empty)")
+        return "oci:" + os.path.abspath(value.removeprefix("oci:"))
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError("expected an http:// or https:// URL or oci:PATH")
+    return value
+
+
 def _host_port(value: str) -> str:
     host, _, port = value.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -76,8 +87,9 @@ SETTINGS = (
             "AWS endpoint (an emulator); per-service AWS_ENDPOINT_URL_<SERVICE> also works"),
     Setting("database_host", ("APPMOD_DATABASE_HOST",), "--database-host", _host_port, None,
             "connect to the database here instead of the cluster endpoint (host:port)"),
-    Setting("ecr_registry", ("APPMOD_ECR_REGISTRY",), "--ecr-registry", _url, None,
-            "talk to this registry instead of the ECR repository URI's host"),
+    Setting("ecr_registry", ("APPMOD_ECR_REGISTRY",), "--ecr-registry", _registry_location, None,
+            "talk to this registry (or write OCI image layouts under oci:DIR) instead of the ECR repository "
+            "URI's host"),
     Setting("insecure_registries", ("APPMOD_INSECURE_REGISTRIES",), "--insecure-registries", _host_ports, (),
             "comma-separated host:port registries that may be reached without TLS"),
     Setting("operator_image", ("APPMOD_OPERATOR_IMAGE",), "--operator-image", str, None,

@@ -34,8 +34,16 @@ class Owner:
         return f"{self.namespace}/{self.name}"
 
     @property
+    def key(self) -> str:
+        """What this process keys its per-resource state by: the uid, or namespace/name for a resource read
+        from a file (`appmod apply`), which has none."""
+        return self.uid or self.ref
+
+    @property
     def tags(self) -> dict[str, str]:
-        return {OWNER_TAG: self.ref, UID_TAG: self.uid}
+        """Our tags. Without a uid (a resource read from a file) only the owner tag: the command line
+        neither writes an empty uid nor takes the uid away from the cluster's resource that has one."""
+        return {OWNER_TAG: self.ref, **({UID_TAG: self.uid} if self.uid else {})}
 
     def owns(self, tags: Mapping[str, str]) -> bool:
         """Ours when the owner tag names this resource (the uid may differ: a re-created resource adopts)."""

@@ -3,10 +3,14 @@ Context a pass hands the step, and the status the engine would write after it.""
 
 from __future__ import annotations
 
+import dataclasses
+import os
+
+import boto3
 import pytest
 
 from appmod_operator import status
-from appmod_operator.reconcile import engine
+from appmod_operator.reconcile import engine, markers
 from appmod_operator.reconcile.outcome import Context, StepOutcome
 
 BOTH = frozenset({"DatabaseReady", "ImageReplicated"})
@@ -15,7 +19,28 @@ BOTH = frozenset({"DatabaseReady", "ImageReplicated"})
 def context(ready: dict, generation: int = 1, previous: dict | None = None, done: frozenset = BOTH,
             **image) -> Context:
     current = {"database": ready["database"], "image": {**ready["image"], **image}}
-    return Context(previous or {}, current, done, generation)
+    return Context(previous or {}, current, done, generation, markers=cluster_markers(current))
+
+
+def cluster_markers(current: dict) -> dict[str, str]:
+    """The migration markers the database step would hand the pass: the cluster's, as AWS has them now (read
+    with a client of the test's own, so that the operator's call counts stay the step's)."""
+    rds = boto3.client("rds", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
+    found = rds.describe_db_clusters(Filters=[{"Name": "db-cluster-id",
+                                               "Values": [current["database"]["clusterIdentifier"]]}])["DBClusters"]
+    return markers.from_cluster(found[0]) if found else {}
+
+
+def forget_markers(ready: dict) -> None:
+    """Takes the migration markers off the cluster: a cluster that records nothing (one a step made before
+    markers existed), so that the next run starts its task again."""
+    rds = boto3.client("rds", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
+    rds.remove_tags_from_resource(ResourceName=ready["database"]["clusterArn"], TagKeys=list(markers.ALL))
+
+
+def next_context(ctx: Context, outcome: StepOutcome, condition: str) -> Context:
+    """The Context of the pass after one that gave `outcome`: its status as previous, the cluster's markers."""
+    return dataclasses.replace(ctx, previous=recorded(outcome, ctx, condition), markers=cluster_markers(ctx.current))
 
 
 def recorded(outcome: StepOutcome, ctx: Context, condition: str) -> dict:

@@ -25,7 +25,7 @@ from appmod_operator.reconcile import data, data_task, engine, sqlite, tasks
 from appmod_operator.reconcile.outcome import Context, StepOutcome
 from appmod_operator.registry.client import Registry
 from tests.aws.conftest import OWNER, body
-from tests.aws.steps import BOTH, context, passes_until_ready, recorded
+from tests.aws.steps import BOTH, context, forget_markers, next_context, passes_until_ready
 from tests.aws.test_sqlite_source import PATH_IN_IMAGE, database, push_database_image
 
 OPERATOR_IMAGE = "public.ecr.aws/appmod/operator@sha256:" + "ab" * 32
@@ -101,7 +101,7 @@ def run(app: spec.AppSpec, ctx: Context, passes: int = 8, after=None) -> tuple[l
     outcomes = []
     for _ in range(passes):
         outcomes.append(data.ensure_data(app, OWNER, ctx))
-        ctx = dataclasses.replace(ctx, previous=recorded(outcomes[-1], ctx, status.DATA_MIGRATED))
+        ctx = next_context(ctx, outcomes[-1], status.DATA_MIGRATED)
         if after is not None:
             after(outcomes[-1])
         if not outcomes[-1].waiting:
@@ -314,6 +314,7 @@ def test_the_task_waits_for_the_database_the_image_and_the_apps_schema(ready, so
 def test_a_second_start_registers_no_revision_and_writes_no_role(ready, app, boto, calls, operator_image):
     calls.clear()
     first, _ = run(app, context(ready), after=logging(boto))
+    forget_markers(ready)
     second, _ = run(app, context(ready, generation=2), after=logging(boto))
     assert first[-1].reason == second[-1].reason == "Migrated"
     assert calls["RunTask"] == 2
@@ -329,6 +330,7 @@ def test_a_new_operator_image_registers_a_revision_and_deregisters_the_old(ready
     run(app, context(ready), after=logging(boto))
     newer = "public.ecr.aws/appmod/operator@sha256:" + "cd" * 32
     monkeypatch.setattr(config, "_current", dataclasses.replace(config.current(), operator_image=newer))
+    forget_markers(ready)
     calls.clear()
     outcomes, _ = run(app, context(ready, generation=2), after=logging(boto))
     assert outcomes[-1].reason == "Migrated"
@@ -362,6 +364,7 @@ def test_a_latest_revision_that_is_not_ours_as_wanted_is_replaced(ready, app, bo
         container.update(secrets=[], environment=[*container["environment"],
                                                   {"name": "APPMOD_TARGET_URL", "value": url}])
     theirs = client.register_task_definition(**request, containerDefinitions=[container])["taskDefinition"]
+    forget_markers(ready)
     calls.clear()
     outcomes, _ = run(app, context(ready, generation=2), after=logging(boto))
     assert outcomes[-1].reason == "Migrated"

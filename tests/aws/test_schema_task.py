@@ -22,7 +22,7 @@ from appmod_operator.aws import clients, ecs
 from appmod_operator.reconcile import engine, schema
 from appmod_operator.reconcile.outcome import Context, StepOutcome
 from tests.aws.conftest import OWNER, body
-from tests.aws.steps import context, passes_until_ready, recorded
+from tests.aws.steps import context, forget_markers, next_context, passes_until_ready
 
 COMMAND = ["python", "manage.py", "migrate", "--noinput"]
 OTHER_DIGEST = "sha256:" + "0" * 64
@@ -67,7 +67,7 @@ def run(ctx: Context, passes: int = 8, app: spec.AppSpec = APP) -> tuple[list[St
     outcomes = []
     for _ in range(passes):
         outcomes.append(schema.ensure_schema(app, OWNER, ctx))
-        ctx = dataclasses.replace(ctx, previous=recorded(outcomes[-1], ctx, status.SCHEMA_MIGRATED))
+        ctx = next_context(ctx, outcomes[-1], status.SCHEMA_MIGRATED)
         if not outcomes[-1].waiting:
             break
     return outcomes, ctx
@@ -208,6 +208,7 @@ def test_the_step_registers_the_task_definition_when_the_service_has_none(ready,
         client.deregister_task_definition(taskDefinition=arn)
     calls.clear()
     first = run(context(ready))[0][-1]
+    forget_markers(ready)
     second = run(context(ready, generation=2))[0][-1]
     assert calls["RegisterTaskDefinition"] == 1 and calls["RunTask"] == 2  # the second reuses the revision
     tasks = client.describe_tasks(cluster="appmod", tasks=[first.status["migration"]["schema"]["taskArn"],
@@ -285,23 +286,27 @@ def test_a_restarted_operator_finds_the_running_task(ready, boto, calls):
     assert outcomes[-1].reason == "Migrated" and calls["RunTask"] == 0
 
 
-def test_a_new_generation_or_source_digest_starts_a_new_task(ready, boto, calls):
+def test_a_new_source_digest_starts_a_new_task_and_a_new_generation_does_not(ready, boto, calls):
+    """Each run starts from no status: what the cluster records (its markers) decides."""
     calls.clear()
     first = run(context(ready))[0][-1]
     newer = run(context(ready, generation=2))[0][-1]
     moved = run(context(ready, generation=2, sourceDigest=OTHER_DIGEST))[0][-1]
     arns = [o.status["migration"]["schema"]["taskArn"] for o in (first, newer, moved)]
-    assert len(set(arns)) == 3 and calls["RunTask"] == 3
+    assert arns[0] == arns[1] and len(set(arns)) == 2 and calls["RunTask"] == 2
+    assert "recorded on the cluster" in newer.message
     assert all(o.reason == "Migrated" for o in (first, newer, moved))
-    described = boto("ecs").describe_tasks(cluster="appmod", tasks=arns, include=["TAGS"])["tasks"]
+    described = boto("ecs").describe_tasks(cluster="appmod", tasks=[arns[0], arns[2]], include=["TAGS"])["tasks"]
     tasks = {t["taskArn"]: t for t in described}
-    tags = [{t["key"]: t["value"] for t in tasks[arn]["tags"]} for arn in arns]
+    tags = [{t["key"]: t["value"] for t in tasks[arn]["tags"]} for arn in (arns[0], arns[2])]
     assert [(t["appmod.io/generation"], t["appmod.io/source-digest"]) for t in tags] == [
-        ("1", ready["image"]["sourceDigest"]), ("2", ready["image"]["sourceDigest"]), ("2", OTHER_DIGEST)]
-    assert [tasks[arn]["startedBy"] for arn in arns] == [
+        ("1", ready["image"]["sourceDigest"]), ("2", OTHER_DIGEST)]
+    assert [tasks[arn]["startedBy"] for arn in (arns[0], arns[2])] == [
         schema.build_started_by(OWNER, 1, ready["image"]["sourceDigest"]),
-        schema.build_started_by(OWNER, 2, ready["image"]["sourceDigest"]),
         schema.build_started_by(OWNER, 2, OTHER_DIGEST)]
+    cluster = boto("rds").describe_db_clusters(DBClusterIdentifier=OWNER.cluster_identifier)["DBClusters"][0]
+    recorded = {t["Key"]: t["Value"] for t in cluster["TagList"]}
+    assert (recorded["appmod.io/schema-source-digest"], recorded["appmod.io/schema-task"]) == (OTHER_DIGEST, arns[2])
 
 
 def test_a_new_task_waits_for_one_of_an_earlier_generation_still_running(ready, boto, calls):

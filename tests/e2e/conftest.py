@@ -6,8 +6,6 @@ can be reached, so every resource applied here copies a local image (`local_exam
 
 from __future__ import annotations
 
-import json
-import threading
 from pathlib import Path
 
 import boto3
@@ -123,39 +121,7 @@ def operator_registries_env(registries_env, hub_registry) -> dict[str, str]:
     return {**registries_env, "APPMOD_INSECURE_REGISTRIES": insecure}
 
 
-@pytest.fixture(scope="session")
-def master_users(moto_server, postgres):
-    """Stands in for what Aurora does with a new cluster, which moto's RDS does not: for every database
-    secret of ours in moto (both regions the tests use), the master user with that password and the
-    cluster's database, on the test PostgreSQL (the operator's APPMOD_DATABASE_HOST). Runs beside the
-    tests; a user shared by two resources gets the newest one's password."""
-    stop, made = threading.Event(), set()
-
-    def serve() -> None:
-        clients = [aws_client(moto_server, "secretsmanager", region) for region in (REGION, "us-east-2")]
-        while not stop.wait(0.3):
-            for client in clients:
-                for secret in client.list_secrets(Filters=[{"Key": "tag-key", "Values": ["appmod.io/owner"]}])[
-                        "SecretList"]:
-                    if secret.get("DeletedDate"):  # a deleted resource's, kept for its recovery window
-                        continue
-                    try:
-                        value = json.loads(client.get_secret_value(SecretId=secret["ARN"])["SecretString"])
-                    except botocore.exceptions.ClientError:  # deleted since it was listed
-                        continue
-                    key = (secret["ARN"], value["password"])
-                    if key not in made:
-                        postgres.make_master(value["username"], value["password"], value["dbname"])
-                        made.add(key)
-
-    thread = threading.Thread(target=serve, name="aurora master users", daemon=True)
-    thread.start()
-    yield postgres
-    stop.set()
-    thread.join()
-
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def app_schema(master_users):
     """The table the source image's SQLite holds, made in the database `oscar` as the example's AppCommand
     (Django's migrate) would make it: moto's tasks run no command."""

@@ -1,7 +1,8 @@
 """Aurora clusters, their instances, DB subnet groups and snapshots: thin calls to the RDS API.
 
 `find_*` returns the AWS description or None when absent; the rest make one call each. The requests
-themselves are built by reconcile/database.py. Called by reconcile/database.py.
+themselves are built by reconcile/database.py. Called by reconcile/database.py, and `list_clusters` by
+demo/aurora.py.
 """
 
 from __future__ import annotations
@@ -21,6 +22,13 @@ def find_cluster(region: str | None, identifier: str) -> dict | None:
     with clients.tolerating("DBClusterNotFoundFault"):
         return _rds(region).describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]
     return None
+
+
+@translated("rds.DescribeDBClusters")
+def list_clusters(region: str | None) -> list[dict]:
+    """Every cluster in the region, tags included (the demo's Aurora stand-in, demo/aurora.py)."""
+    pages = _rds(region).get_paginator("describe_db_clusters").paginate()
+    return [cluster for page in pages for cluster in page["DBClusters"]]
 
 
 @translated("rds.CreateDBCluster")

@@ -31,7 +31,7 @@ from appmod_operator.errors import TargetError, TargetNotEmpty, UserError
 from appmod_operator.migration import run
 from appmod_operator.migration.job import Options, Progress, Report
 from appmod_operator.names import Owner
-from appmod_operator.reconcile import credentials, data_task, jobs, outcome, sqlite, tasks
+from appmod_operator.reconcile import credentials, data_task, jobs, markers, outcome, sqlite, tasks
 from appmod_operator.reconcile.outcome import Context, StepOutcome
 from appmod_operator.spec import AppSpec
 from appmod_operator.status import (
@@ -64,18 +64,18 @@ def ensure_data(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
                            "app has written since; set spec.migration.data.allowReplace: true to allow that, or "
                            "remove the annotation", {"migration": {"data": dict(_previous_data(context))}},
                            stalled=True)
-    remembered = None if asked else _remembered(context, version)
+    remembered = (None if asked else _remembered(context, version)) or _recorded(context, version, asked)
     if remembered is not None:
-        return remembered
+        return _marked(app, context, remembered)
     key = tasks.build_key(owner.ref, owner.uid, context.generation,
                           f"{version}\n{context.remigrate}" if asked else version)
     options = partial(_options, app, owner, asked and app.migration.data_allow_replace)
     if app.migration.data_runner != FARGATE:
-        return _ensure_job(app, owner, key, version, options, context.remigrate)
+        return _marked(app, context, _ensure_job(app, owner, key, version, options, context.remigrate))
     found = data_task.ensure_task(app, owner, context, key, version, options)
     if isinstance(found, data_task.Finished):
-        return build_report(found.summary, version, f"copied by Fargate task {found.task_id}", context.remigrate)
-    return found
+        found = build_report(found.summary, version, f"copied by Fargate task {found.task_id}", context.remigrate)
+    return _marked(app, context, found)
 
 
 def _kept_while_waiting(app: AppSpec, context: Context) -> StepOutcome | None:
@@ -123,7 +123,21 @@ def check_data(app: AppSpec, owner: Owner, context: Context) -> StepOutcome | No
     previous = _previous_data(context)
     if app.source.sqlite.kind == "pathInImage" and previous.get("sourceDigest") != image_digest:
         return None
-    return _remembered(context, previous.get("sourceDigest"))
+    remembered = _remembered(context, previous.get("sourceDigest"))
+    return _marked(app, context, remembered) if remembered is not None else None
+
+
+def observe_data(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
+    """Read only (`appmod status`, `appmod plan`): migrated when the cluster records this source version."""
+    if not app.migration.data_enabled:
+        return ensure_data(app, owner, context)  # says there is nothing to do, calling nothing
+    waiting = outcome.waiting_for("the data migration", build_prerequisites(app), context.done)
+    if waiting:
+        return waiting
+    version = sqlite.find_version(app, context.current.get("image"))
+    return _recorded(context, version, remigrate_asked(context)) or StepOutcome(
+        False, Reason.NOT_FOUND, f"no data migration of {version} is recorded on the cluster; it copies the SQLite "
+        f"database ({app.migration.data_runner} runner)", {"migration": {"data": {"sourceDigest": version}}})
 
 
 def build_prerequisites(app: AppSpec) -> tuple[str, ...]:
@@ -178,7 +192,7 @@ def build_failure(error: Exception, version: str) -> StepOutcome:
 
 def _ensure_job(app: AppSpec, owner: Owner, key: str, version: str, options: Callable[[], Options],
                 remigrate: str) -> StepOutcome:
-    job = jobs.find_job(owner.uid)
+    job = jobs.find_job(owner.key)
     running = {"migration": {"data": {"sourceDigest": version}}}
     if job is not None and job.key != key and job.running:
         job.stop.set()  # a newer spec or source: the run for the older one stops between units
@@ -188,14 +202,14 @@ def _ensure_job(app: AppSpec, owner: Owner, key: str, version: str, options: Cal
         chosen = options()
         log.info("%s: starting the data migration of %s (%s%s)", owner.ref, version, chosen.schema,
                  ", replacing what the schema step wrote" if chosen.replace else "")
-        job = jobs.start_job(owner.uid, key, owner.ref, lambda progress, stop: _migrate(app, owner, version, chosen,
+        job = jobs.start_job(owner.key, key, owner.ref, lambda progress, stop: _migrate(app, owner, version, chosen,
                                                                                          progress, stop))
     if job.running:
         return StepOutcome(False, Reason.MIGRATING, f"copying the data: {job.describe_progress()}", running,
                            waiting=True)
     if job.error is not None:
         if isinstance(job.error, TargetError):
-            jobs.forget_job(owner.uid)  # the next pass tries again
+            jobs.forget_job(owner.key)  # the next pass tries again
         return build_failure(job.error, version)
     return build_report(job.report.summary(), version, f"copied by the operator in {job.report.seconds:.1f}s",
                         remigrate)
@@ -213,6 +227,24 @@ def _migrate(app: AppSpec, owner: Owner, version: str, options: Options, progres
 
 def _previous_data(context: Context) -> Mapping:
     return (context.previous.get("migration") or {}).get("data") or {}
+
+
+def _recorded(context: Context, version: str, asked: bool) -> StepOutcome | None:
+    """Migrated, as the cluster's markers record it for this version (and the remigrate value asked for)."""
+    data = markers.read_data(context.markers, version, context.remigrate if asked else "")
+    if data is None:
+        return None
+    return StepOutcome(True, Reason.MIGRATED, f"migrated earlier (recorded on the cluster): {data.get('tables')} "
+                       f"tables, {data.get('rows', 0):,} rows, checksum {data.get('checksum')}",
+                       {"migration": {"data": data}})
+
+
+def _marked(app: AppSpec, context: Context, result: StepOutcome) -> StepOutcome:
+    """`result`, recorded on the cluster when it is a finished migration (no call when the cluster has it)."""
+    if result.done and result.status:
+        markers.ensure_markers(app.region, (context.current.get("database") or {}).get("clusterArn"), context.markers,
+                               markers.build_data_markers(result.status["migration"]["data"]))
+    return result
 
 
 def _remembered(context: Context, version: str | None) -> StepOutcome | None:

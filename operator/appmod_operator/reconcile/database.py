@@ -16,7 +16,7 @@ import logging
 from appmod_operator.aws import clients, rds, secrets
 from appmod_operator.errors import NotOwned, UnsafeChange
 from appmod_operator.names import Owner
-from appmod_operator.reconcile import credentials, network
+from appmod_operator.reconcile import credentials, markers, network
 from appmod_operator.reconcile.outcome import Context, StepOutcome
 from appmod_operator.spec import AppSpec, Database
 from appmod_operator.status import Reason
@@ -71,15 +71,14 @@ def check_database(app: AppSpec, owner: Owner, context: Context) -> StepOutcome 
     return build_report(cluster, writer, previous.get("secretArn"))
 
 
-def observe_database(app: AppSpec, owner: Owner) -> StepOutcome:
-    """Paused: what exists, changing nothing."""
+def observe_database(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
+    """Read only (paused, `appmod status`): what exists, changing nothing."""
     cluster = rds.find_cluster(app.region, owner.cluster_identifier)
     if cluster is None:
-        return StepOutcome(False, Reason.NOT_FOUND,
-                           f"cluster {owner.cluster_identifier} does not exist; paused, so it is not created")
+        return StepOutcome(False, Reason.NOT_FOUND, f"cluster {owner.cluster_identifier} does not exist")
     found = secrets.find_secret(app.region, owner.secret_name)
     report = build_report(cluster, _find_writer(app.region, cluster, owner), found["ARN"] if found else None)
-    return StepOutcome(report.done, report.reason, report.message, report.status)
+    return StepOutcome(report.done, report.reason, report.message, report.status, markers=report.markers)
 
 
 def delete_database(app: AppSpec, owner: Owner, at: str) -> StepOutcome:
@@ -179,13 +178,14 @@ def build_report(cluster: dict, writer: dict | None, secret_arn: str | None) -> 
     writer_status = writer["DBInstanceStatus"] if writer else "not created yet"
     writer_name = writer["DBInstanceIdentifier"] if writer else ""
     states = (cluster["Status"], writer_status)
+    recorded = markers.from_cluster(cluster)
     if states == (AVAILABLE, AVAILABLE) and endpoint:
         return StepOutcome(True, Reason.AVAILABLE, f"cluster {identifier} is available at {endpoint}:"
-                           f"{cluster.get('Port')}", status)
+                           f"{cluster.get('Port')}", status, markers=recorded)
     reason = (Reason.CREATING if "creating" in states or writer is None
               else Reason.DELETING if "deleting" in states else Reason.UPDATING)
     return StepOutcome(False, reason, f"AWS reports cluster {identifier} {cluster['Status']}, writer {writer_name} "
-                       f"{writer_status}".replace("  ", " "), status, waiting=True)
+                       f"{writer_status}".replace("  ", " "), status, waiting=True, markers=recorded)
 
 
 def _find_owned_cluster(region: str | None, owner: Owner) -> dict | None:

@@ -47,6 +47,11 @@ STEPS = ((DATABASE_READY, lambda app: True, database.check_database, database.en
           schema.ensure_schema, Phase.MIGRATING),
          (DATA_MIGRATED, lambda app: True, data.check_data, data.ensure_data, Phase.MIGRATING),
          (SERVICE_STABLE, lambda app: True, service.check_service, service.ensure_service, Phase.DEPLOYING))
+# Each step's read-only look (`appmod status` and `appmod plan`; while paused, the database and the service).
+OBSERVE = {DATABASE_READY: database.observe_database, IMAGE_REPLICATED: image.observe_image,
+           SCHEMA_MIGRATED: schema.observe_schema, DATA_MIGRATED: data.observe_data,
+           SERVICE_STABLE: service.observe_service}
+PAUSED_OBSERVES = (DATABASE_READY, SERVICE_STABLE)
 # Failures worth another pass soon: AWS or a registry not answering as it should.
 TRANSIENT = (AwsError, RegistryError)
 
@@ -63,24 +68,38 @@ def reconcile(body: Mapping) -> Result:
         app = spec.parse(body.get("spec") or {}, pass_.owner.namespace, pass_.owner.name)
     except UserError as e:
         return pass_.stalled(e)
-    with _one_pass_at_a_time(pass_.owner.uid) as fresher:
+    with _one_pass_at_a_time(pass_.owner.key) as fresher:
         if fresher is not None:
             pass_ = _Pass(body, fresher)
         result = _run_steps(pass_, app)
-        _produced[pass_.owner.uid] = result.status
+        _produced[pass_.owner.key] = result.status
     return result
 
 
-def _run_steps(pass_: _Pass, app: spec.AppSpec) -> Result:
+def observe(body: Mapping) -> Result:
+    """The status a pass would write, from AWS alone, changing nothing (`appmod status`, `appmod plan`):
+    each step's read-only look, summarized as a pass summarizes."""
+    pass_ = _Pass(body)
+    try:
+        app = spec.parse(body.get("spec") or {}, pass_.owner.namespace, pass_.owner.name)
+    except UserError as e:
+        return pass_.stalled(e)
+    return _run_steps(pass_, app, observing=True)
+
+
+def _run_steps(pass_: _Pass, app: spec.AppSpec, observing: bool = False) -> Result:
     if app.paused:
-        return pass_.paused({DATABASE_READY: database.observe_database(app, pass_.owner),
-                             SERVICE_STABLE: service.observe_service(app, pass_.owner)})
+        context = pass_.context()
+        return pass_.paused({c: OBSERVE[c](app, pass_.owner, context) for c in PAUSED_OBSERVES})
     for condition, applies, check, ensure, phase in STEPS:
         if not applies(app):
             continue
         try:
             context = pass_.context()
-            outcome = check(app, pass_.owner, context) if pass_.was_done(condition) else None
+            if observing:
+                outcome = OBSERVE[condition](app, pass_.owner, context)
+            else:
+                outcome = check(app, pass_.owner, context) if pass_.was_done(condition) else None
             pass_.step(condition, outcome or ensure(app, pass_.owner, context), phase)
         except UserError as e:
             return pass_.stalled(e, condition)
@@ -111,13 +130,13 @@ def teardown(body: Mapping) -> Result:
         app = spec.parse(body.get("spec") or {}, pass_.owner.namespace, pass_.owner.name)
     except UserError:
         return Result({})  # a spec that never parsed never made anything in AWS
-    jobs.stop(pass_.owner.uid)  # a copy into the database about to go would only fail later
+    jobs.stop(pass_.owner.key)  # a copy into the database about to go would only fail later
     at = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     removals = ((SERVICE_STABLE, lambda: service.delete_service(app, pass_.owner)),
                 (IMAGE_REPLICATED, lambda: repository.delete_repository(app, pass_.owner)),
                 (DATABASE_READY, lambda: database.delete_database(app, pass_.owner, at)))
     waiting = []
-    with _one_pass_at_a_time(pass_.owner.uid):
+    with _one_pass_at_a_time(pass_.owner.key):
         for condition, remove in removals:
             try:
                 outcome = remove()
@@ -141,6 +160,7 @@ class _Pass:
         self.done: set[str] = set()
         self.remigrate = (meta.get("annotations") or {}).get(REMIGRATE_ANNOTATION, "")
         self.events: list[tuple[str, str]] = []
+        self.markers: dict[str, str] = {}
         self.pending: list[tuple[StepOutcome, str]] = []  # steps not done yet, with their phase
 
     def was_done(self, condition: str) -> bool:
@@ -149,7 +169,8 @@ class _Pass:
         return before.get("status") == "True" and before.get("observedGeneration") == self.generation
 
     def context(self) -> Context:
-        return Context(self.previous, dict(self.parts), frozenset(self.done), self.generation, self.remigrate)
+        return Context(self.previous, dict(self.parts), frozenset(self.done), self.generation, self.remigrate,
+                       dict(self.markers))
 
     def step(self, condition: str, outcome: StepOutcome, phase: str) -> None:
         self._step(condition, outcome)
@@ -216,6 +237,7 @@ class _Pass:
 
     def _step(self, step: str, outcome: StepOutcome) -> None:
         self.conditions.set(step, outcome.done, outcome.reason, outcome.message)
+        self.markers.update(outcome.markers)
         for key, part in outcome.status.items():  # status.migration has a part per step (schema, data)
             self.parts[key] = {**self.parts.get(key, {}), **part} if key == "migration" else part
 

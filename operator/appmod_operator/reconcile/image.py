@@ -5,7 +5,8 @@ The repository comes from repository.py; the copy is registry/copy.py (daemonles
 registry/docker.py (`via: Docker`). Both push under `copy.target_tag` (the source tag plus the source
 digest), so a rerun finds its own work, and an IMMUTABLE repository accepts a moved source tag.
 A copy that is already there costs a HEAD on each side. Called by engine.py, and by sqlite.py for the
-registry clients.
+registry clients. Either side may be an OCI image-layout directory instead of a registry (`oci:` in
+spec.source.image or APPMOD_ECR_REGISTRY; registry/layout.py), which only the daemonless copy handles.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from appmod_operator.reconcile import pull_secret, repository
 from appmod_operator.reconcile.outcome import Context, StepOutcome
 from appmod_operator.registry import copy, docker, reference
 from appmod_operator.registry.client import Registry
+from appmod_operator.registry.layout import Layouts, open_registry
 from appmod_operator.spec import AppSpec
 from appmod_operator.status import Reason
 
@@ -29,6 +31,10 @@ def ensure_image(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
     repo = repository.ensure_repository(app, owner)
     login = repository.login(app.region)
     ref = parse_source(app)
+    if app.image.via == "Docker" and (reference.is_layout(ref.registry) or reference.is_layout(login.host)):
+        side = "spec.source.image" if reference.is_layout(ref.registry) else "APPMOD_ECR_REGISTRY"
+        raise SpecError("spec.image.via", f"Docker cannot read or write an OCI image-layout directory ({side} is "
+                        "oci:...); use via: Registry (the default)")
     source = source_registry(app, owner, ref)
     target = ecr_registry(login)
     try:
@@ -55,22 +61,38 @@ def check_image(app: AppSpec, owner: Owner, context: Context) -> StepOutcome | N
     report when the repository is there, the source's tag still names the digest copied, and ECR still
     has it under our tag; else None (the full step runs, copying what changed)."""
     previous = context.previous.get("image") or {}
-    if repository.find_repository(app) is None or not previous.get("sourceDigest"):
+    if not previous.get("sourceDigest"):
         return None
+    seen = observe_image(app, owner, context)
+    return seen if seen.done and all(seen.status["image"].get(k) == v for k, v in previous.items()) else None
+
+
+def observe_image(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
+    """Read only: replicated when ECR holds the source's current digest under our tag (a HEAD each side)."""
+    found = repository.find_repository(app)
+    if found is None:
+        return StepOutcome(False, Reason.NOT_FOUND, f"ECR repository {app.image.repository} does not exist")
     ref, login = parse_source(app), repository.login(app.region)
     source = source_registry(app, owner, ref)
     target = ecr_registry(login)
     try:
-        top = source.get_manifest(ref.repository, ref.reference)
-        digest = top.child_for(app.source.platform, str(ref))["digest"] if top.is_index else top.digest
-        if digest != previous["sourceDigest"] or target.manifest_digest(
-                app.image.repository, copy.target_tag(ref, digest)) != previous.get("digest"):
-            return None
+        source_digest = resolve_digest(source, ref, app.source.platform)
+        digest = target.manifest_digest(app.image.repository, copy.target_tag(ref, source_digest))
     finally:
         source.close()
         target.close()
-    return StepOutcome(True, Reason.REPLICATED, f"{ref} is in {previous['repositoryUri']}@{previous['digest']}",
-                       {"image": dict(previous)})
+    image = {"repositoryUri": found["repositoryUri"], "sourceDigest": source_digest}
+    if digest is None:
+        return StepOutcome(False, Reason.NOT_FOUND, f"{ref}@{source_digest} is not in {found['repositoryUri']} yet",
+                           {"image": image})
+    return StepOutcome(True, Reason.REPLICATED, f"{ref} is in {found['repositoryUri']}@{digest}",
+                       {"image": {**image, "digest": digest}})
+
+
+def resolve_digest(source: Registry, ref: reference.Reference, platform: str) -> str:
+    """The digest of the image `ref` names now: its platform's child when it names an index."""
+    top = source.get_manifest(ref.repository, ref.reference)
+    return top.child_for(platform, str(ref))["digest"] if top.is_index else top.digest
 
 
 def parse_source(app: AppSpec) -> reference.Reference:
@@ -80,26 +102,27 @@ def parse_source(app: AppSpec) -> reference.Reference:
         raise SpecError("spec.source.image", str(e)) from None
 
 
-def ecr_registry(login: repository.RegistryLogin) -> Registry:
-    """A client of ECR's registry (or APPMOD_ECR_REGISTRY's stand-in) with the login's credentials."""
-    return Registry(login.host, side="ECR", credentials=(login.username, login.password),
-                    insecure=login.url.startswith("http://"))
+def ecr_registry(login: repository.RegistryLogin) -> Registry | Layouts:
+    """A client of ECR's registry (or APPMOD_ECR_REGISTRY's stand-in: a registry, or layout directories
+    for `oci:DIR`) with the login's credentials."""
+    return open_registry(login.host, side="ECR", credentials=(login.username, login.password),
+                         insecure=login.url.startswith("http://"))
 
 
-def source_registry(app: AppSpec, owner: Owner, ref: reference.Reference) -> Registry:
-    """A client of the source image's registry, with `spec.source.imagePullSecret`'s credentials if any."""
+def source_registry(app: AppSpec, owner: Owner, ref: reference.Reference) -> Registry | Layouts:
+    """A client of the source image's registry, with `spec.source.imagePullSecret`'s credentials if any
+    (a layout directory has no use for them)."""
     credentials = (pull_secret.credentials(owner.namespace, app.source.image_pull_secret, ref.registry)
-                   if app.source.image_pull_secret else None)
-    return Registry(ref.registry, side="the source registry", credentials=credentials,
-                    insecure=ref.registry in config.current().insecure_registries)
+                   if app.source.image_pull_secret and not reference.is_layout(ref.registry) else None)
+    return open_registry(ref.registry, side="the source registry", credentials=credentials,
+                         insecure=ref.registry in config.current().insecure_registries)
 
 
 def _via_docker(app: AppSpec, ref: reference.Reference, source: Registry, target: Registry, repository_name: str,
                 login: repository.RegistryLogin) -> tuple[str, str, str]:
     """The engine recompresses layers, so its digest is not the source's: the source digest (asked of the
     source registry) names the tag, and a tag already pushed is not pushed again."""
-    top = source.get_manifest(ref.repository, ref.reference)
-    source_digest = top.child_for(app.source.platform, str(ref))["digest"] if top.is_index else top.digest
+    source_digest = resolve_digest(source, ref, app.source.platform)
     tag = copy.target_tag(ref, source_digest)
     pushed = target.manifest_digest(repository_name, tag)
     if pushed:

@@ -25,6 +25,7 @@ class StepOutcome:
     corrections: tuple[str, ...] = ()  # drift put right this pass, each said in an event
     stalled: bool = False  # not done, and it will not be until the user changes something
     events: tuple[tuple[str, str], ...] = ()  # (reason, message): other changes worth an event of their own
+    markers: Mapping[str, str] = field(default_factory=dict)  # the cluster's migration markers (markers.py)
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Context:
     done: frozenset[str]
     generation: int = 1
     remigrate: str = ""  # the appmod.io/remigrate annotation: a new value asks for the data again
+    markers: Mapping[str, str] = field(default_factory=dict)  # what the cluster records as migrated (markers.py)
 
 
 @dataclass(frozen=True)

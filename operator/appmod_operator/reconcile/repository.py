@@ -20,6 +20,7 @@ from appmod_operator.aws import ecr
 from appmod_operator.errors import NotOwned
 from appmod_operator.names import OWNER_TAG, Owner
 from appmod_operator.reconcile.outcome import StepOutcome
+from appmod_operator.registry import reference
 from appmod_operator.spec import AppSpec, Image
 from appmod_operator.status import Reason
 
@@ -46,7 +47,8 @@ class Repository:
 @dataclass(frozen=True)
 class RegistryLogin:
     """Credentials for ECR's registry. `host` ("host" or "host:port") and `url` (with its scheme) are
-    where to talk to: APPMOD_ECR_REGISTRY when set, else the account's registry endpoint."""
+    where to talk to: APPMOD_ECR_REGISTRY when set, else the account's registry endpoint. For an
+    APPMOD_ECR_REGISTRY of `oci:DIR` both are `oci:DIR` (image-layout directories, no login needed)."""
 
     host: str
     url: str
@@ -116,6 +118,8 @@ def login(region: str | None) -> RegistryLogin:
         if token is None or token[2] - clock() < RENEW_BEFORE:
             token = _tokens[key] = ecr.authorization(region)
     username, password, expires_at, proxy_endpoint = token
+    if reference.is_layout(settings.ecr_registry or ""):  # layout directories: host and url are `oci:DIR`
+        return RegistryLogin(settings.ecr_registry, settings.ecr_registry, username, password, expires_at)
     where = urlsplit(settings.ecr_registry or proxy_endpoint)
     return RegistryLogin(where.netloc, f"{where.scheme}://{where.netloc}", username, password, expires_at)
 

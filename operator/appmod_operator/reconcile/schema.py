@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 from appmod_operator.aws import ecs
 from appmod_operator.names import Owner
-from appmod_operator.reconcile import execution, network, outcome, service, tasks
+from appmod_operator.reconcile import execution, markers, network, outcome, service, tasks
 from appmod_operator.reconcile.outcome import Context, StepOutcome
 from appmod_operator.spec import AppSpec
 from appmod_operator.status import DATABASE_READY, IMAGE_REPLICATED, SCHEMA_MIGRATED, Reason, now
@@ -41,22 +41,33 @@ def ensure_schema(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
     if waiting:
         return waiting
     # A task that finished for this generation and image is not looked for again: AWS forgets stopped tasks.
-    remembered = _remembered(context, done=True) or _remembered(context, done=False)
+    remembered = _remembered(context, done=True) or _recorded(context) or _remembered(context, done=False)
     if remembered is not None:
-        return remembered
+        return _marked(app, context, remembered)
     source_digest = context.current["image"]["sourceDigest"]
     token = build_started_by(owner, context.generation, source_digest)
     task, ours = tasks.ensure_task(app.region, app.service.cluster, owner.task_family, KIND, token,
                                    lambda attempt: _start(app, owner, context, attempt))
     if not ours:
         return StepOutcome(False, Reason.TASK_RUNNING, tasks.build_waiting(task, KIND), waiting=True)
-    return build_report(task, owner.log_group_name)
+    return _marked(app, context, build_report(task, owner.log_group_name))
 
 
 def check_schema(app: AppSpec, owner: Owner, context: Context) -> StepOutcome | None:
     """The resync's look at a schema the last pass left migrated for this generation: that outcome again,
     with no AWS call, while the image's source digest is the one it was migrated for; else None."""
-    return _remembered(context, done=True) if app.migration.schema_strategy == APP_COMMAND else None
+    remembered = _remembered(context, done=True) if app.migration.schema_strategy == APP_COMMAND else None
+    return _marked(app, context, remembered) if remembered is not None else None
+
+
+def observe_schema(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
+    """Read only (`appmod status`, `appmod plan`): migrated when the cluster records it for this image."""
+    if app.migration.schema_strategy != APP_COMMAND:
+        return ensure_schema(app, owner, context)  # says why there is nothing to do, calling nothing
+    waiting = outcome.waiting_for("the schema migration task", (DATABASE_READY, IMAGE_REPLICATED), context.done)
+    return waiting or _recorded(context) or StepOutcome(
+        False, Reason.NOT_FOUND, f"no schema migration is recorded on the cluster for this image; it runs "
+        f"{' '.join(app.migration.schema_command)} as a one-off task")
 
 
 def build_started_by(owner: Owner, generation: int, source_digest: str) -> str:
@@ -105,6 +116,26 @@ def _start(app: AppSpec, owner: Owner, context: Context, attempt: int) -> dict:
              task_definition)
     return ecs.run_task(region, build_run_task_request(app, owner, task_definition, context.generation,
                                                        image["sourceDigest"], subnets, groups, attempt))
+
+
+def _recorded(context: Context) -> StepOutcome | None:
+    """Migrated, as the cluster's markers record it for this image (a status that does not remember it: the
+    command line, a re-created resource)."""
+    schema = markers.read_schema(context.markers, (context.current.get("image") or {}).get("sourceDigest"))
+    if schema is None:
+        return None
+    task = schema.get("taskArn", "")
+    return StepOutcome(True, Reason.MIGRATED, f"the schema was migrated for this image (task {task}, recorded on "
+                       "the cluster)", {"migration": {"schema": schema}})
+
+
+def _marked(app: AppSpec, context: Context, result: StepOutcome) -> StepOutcome:
+    """`result`, recorded on the cluster when it is a migrated schema (no call when the cluster has it)."""
+    if result.done:
+        markers.ensure_markers(app.region, (context.current.get("database") or {}).get("clusterArn"), context.markers,
+                               markers.build_schema_markers(result.status["migration"]["schema"],
+                                                            context.current["image"]["sourceDigest"]))
+    return result
 
 
 def _remembered(context: Context, done: bool) -> StepOutcome | None:

@@ -78,12 +78,11 @@ def check_service(app: AppSpec, owner: Owner, context: Context) -> StepOutcome |
     return report if report.done else None
 
 
-def observe_service(app: AppSpec, owner: Owner) -> StepOutcome:
-    """Paused: what runs, changing nothing (one AWS read)."""
+def observe_service(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
+    """Read only (paused, `appmod status`): what runs, changing nothing (one AWS read)."""
     found = ecs.find_service(app.region, app.service.cluster, owner.task_family)
     if found is None:
-        return StepOutcome(False, Reason.NOT_FOUND, f"ECS service {owner.task_family} does not exist; paused, so it "
-                           "is not created")
+        return StepOutcome(False, Reason.NOT_FOUND, f"ECS service {owner.task_family} does not exist")
     report = build_report(app, {}, found, None)
     return StepOutcome(report.done, report.reason, report.message, report.status)
 

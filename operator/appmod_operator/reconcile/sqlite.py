@@ -31,6 +31,7 @@ from appmod_operator.names import Owner
 from appmod_operator.reconcile import image, repository
 from appmod_operator.registry import extract, reference
 from appmod_operator.registry.client import Registry
+from appmod_operator.registry.layout import Layouts, open_registry
 from appmod_operator.spec import AppSpec
 
 URL_FIELD = "spec.source.database.sqlite.url"
@@ -100,9 +101,10 @@ def fetch_url(url: str, region: str | None, directory: Path, version: str | None
 def fetch_image_file(image_reference: str, path: str, destination: Path) -> str:
     """Writes the file at `path` inside the image `image_reference` to `destination`; returns the image's
     manifest digest. An ECR registry host (`<account>.dkr.ecr.<region>.amazonaws.com`) is logged in to
-    with that region's token (APPMOD_ECR_REGISTRY redirects it as for the image step); any other
-    registry is read anonymously. Raises SourceError for a reference that does not parse, FileNotInImage,
-    ImageNotFound, RegistryAccessDenied (user errors), RegistryError or AwsError (worth retrying)."""
+    with that region's token (APPMOD_ECR_REGISTRY redirects it as for the image step, to a layout
+    directory too); any other registry is read anonymously, and `oci:PATH[:TAG]` from that layout
+    directory. Raises SourceError for a reference that does not parse, FileNotInImage, ImageNotFound,
+    RegistryAccessDenied (user errors), RegistryError or AwsError (worth retrying)."""
     try:
         ref = reference.parse(image_reference)
     except ValueError as e:
@@ -114,12 +116,12 @@ def fetch_image_file(image_reference: str, path: str, destination: Path) -> str:
         registry.close()
 
 
-def _registry_of(ref: reference.Reference) -> Registry:
+def _registry_of(ref: reference.Reference) -> Registry | Layouts:
     ecr_host = _ECR_HOST.match(ref.registry)
     if ecr_host:
         return image.ecr_registry(repository.login(ecr_host.group(1)))
-    return Registry(ref.registry, side="the image's registry",
-                    insecure=ref.registry in config.current().insecure_registries)
+    return open_registry(ref.registry, side="the image's registry",
+                         insecure=ref.registry in config.current().insecure_registries)
 
 
 def _bucket_key(url: str) -> tuple[str, str]:

@@ -8,12 +8,14 @@ Called by copy.py, extract.py, docker.py and reconcile/image.py.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
 DEFAULT_TAG = "latest"
+LAYOUT = "oci:"  # the transport prefix of an image-layout directory
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*"
 _REPOSITORY = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
 _TAG = re.compile(r"^[\w][\w.-]{0,127}$")
@@ -22,7 +24,7 @@ _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 @dataclass(frozen=True)
 class Reference:
-    registry: str  # the host[:port] to talk to
+    registry: str  # the host[:port] to talk to, or `oci:/dir` holding the layout directory `repository`
     repository: str
     tag: str | None
     digest: str | None
@@ -33,12 +35,20 @@ class Reference:
         return self.digest or self.tag or DEFAULT_TAG
 
     def __str__(self) -> str:
-        return f"{self.registry}/{self.repository}" + (f":{self.tag}" if self.tag else "") + (
+        where = self.registry.rstrip("/") if is_layout(self.registry) else self.registry
+        return f"{where}/{self.repository}" + (f":{self.tag}" if self.tag else "") + (
             f"@{self.digest}" if self.digest else "")
+
+
+def is_layout(registry: str) -> bool:
+    """Whether `registry` (a Reference's, or APPMOD_ECR_REGISTRY's) names image-layout directories."""
+    return registry.startswith(LAYOUT)
 
 
 def parse(text: str) -> Reference:
     """Raises ValueError saying what is wrong with `text`."""
+    if is_layout(text):
+        return _parse_layout(text)
     rest, _, digest = text.partition("@")
     if digest and not _DIGEST.match(digest):
         raise ValueError(f"{text!r}: the digest must be sha256: and 64 hex digits")
@@ -59,3 +69,19 @@ def parse(text: str) -> Reference:
         raise ValueError(f"{text!r}: {name!r} is not a valid repository name (lowercase letters, digits, "
                          "separators . _ - and /)")
     return Reference(registry, name, tag if tag or digest else DEFAULT_TAG, digest or None)
+
+
+def _parse_layout(text: str) -> Reference:
+    """`oci:PATH[:TAG][@DIGEST]`, PATH up to the first ':' as skopeo reads it, made absolute."""
+    rest, at, digest = text.removeprefix(LAYOUT).partition("@")
+    if at and not _DIGEST.match(digest):
+        raise ValueError(f"{text!r}: the digest must be sha256: and 64 hex digits")
+    path, colon, tag = rest.partition(":")
+    if not path:
+        raise ValueError(f"{text!r}: no layout directory after {LAYOUT} (expected oci:PATH[:TAG][@DIGEST])")
+    if colon and not _TAG.match(tag):
+        raise ValueError(f"{text!r}: {tag!r} is not a valid tag")
+    parent, name = os.path.split(os.path.abspath(path))
+    if not name:
+        raise ValueError(f"{text!r}: {path!r} is the root directory, not a layout directory")
+    return Reference(LAYOUT + parent, name, tag or (None if digest else DEFAULT_TAG), digest or None)
