@@ -109,3 +109,27 @@ def test_bad_files_exit_2_naming_the_field_and_make_nothing(tmp_path, boto):
     assert result.returncode == 2 and "--timeout" in result.stderr
     assert boto("rds").describe_db_clusters()["DBClusters"] == []  # nothing half-made: a bad file makes nothing
     assert boto("ecr").describe_repositories()["repositories"] == []
+
+
+@pytest.mark.parametrize("policy", ["Retain", "Snapshot"])
+def test_delete_follows_the_deletion_policy(tmp_path, boto, policy):
+    spec = {**copy.deepcopy(MINIMAL), "deletionPolicy": policy,
+            "migration": {"schema": {"strategy": "None"}, "data": {"enabled": False}}}
+    body = {"apiVersion": "appmod.io/v1alpha1", "kind": "AppModernization",
+            "metadata": {"name": policy.lower(), "namespace": NAMESPACE}, "spec": spec}
+    path = tmp_path / "kept.yaml"
+    path.write_text(yaml.safe_dump(body))
+    assert appmod("apply", "-f", str(path), "--timeout", "2m").returncode == 0
+    deleted = appmod("delete", "-f", str(path), "--timeout", "2m")
+    assert deleted.returncode == 0, deleted.stderr
+    assert deleted.stdout.strip() == f"{NAMESPACE}/{policy.lower()}: torn down (deletionPolicy {policy})"
+    clusters = boto("rds").describe_db_clusters()["DBClusters"]
+    snapshots = boto("rds").describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
+    if policy == "Retain":
+        assert len(clusters) == 1 and snapshots == []
+    else:
+        assert clusters == [] and len(snapshots) == 1
+    assert len(boto("ecr").describe_repositories()["repositories"]) == 1  # the images are kept by both
+    services = boto("ecs").list_services(cluster="appmod")["serviceArns"]
+    described = boto("ecs").describe_services(cluster="appmod", services=services)["services"] if services else []
+    assert all(s["status"] != "ACTIVE" for s in described)  # a service holds no data: it goes whatever the policy
