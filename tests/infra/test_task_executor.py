@@ -11,6 +11,7 @@ import socket
 import urllib.request
 
 import boto3
+import docker
 import pytest
 
 from tests.infra.fargate.containers import LABEL
@@ -94,7 +95,13 @@ def output(boto, arn: str) -> list[str]:
 
 
 def ours(dockerd) -> list:
-    """Every container the executor made and has not removed."""
+    """Every container the executor made and has not removed. docker-py inspects each container it lists, so
+    one removed in between fails the listing: then it is listed again."""
+    for _ in range(5):
+        try:
+            return dockerd.client().containers.list(all=True, filters={"label": LABEL})
+        except docker.errors.NotFound:
+            continue
     return dockerd.client().containers.list(all=True, filters={"label": LABEL})
 
 

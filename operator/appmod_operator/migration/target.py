@@ -180,7 +180,9 @@ def execute(pg, sql: str, params: tuple = (), what: str = "", commit: bool = Tru
         message = e.diag.message_primary or str(e).strip()
         raise MigrationError(f"{what + ': ' if what else ''}{message}") from None
     finally:
-        if alone:
+        # Not while a statement is still in flight (Ctrl-C arrived during it): psycopg refuses, and its error
+        # would hide the interrupt; the connection is closed by the caller then anyway.
+        if alone and pg.info.transaction_status != psycopg.pq.TransactionStatus.ACTIVE:
             pg.autocommit = False
 
 
