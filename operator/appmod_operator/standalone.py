@@ -18,6 +18,7 @@ import yaml
 
 from appmod_operator import KIND, config, spec
 from appmod_operator.errors import UserError
+from appmod_operator.names import Owner
 from appmod_operator.reconcile import engine, jobs
 from appmod_operator.reconcile.outcome import Result
 from appmod_operator.status import READY, STALLED
@@ -130,7 +131,8 @@ def _drive(bodies: list[dict], one_pass: Callable[[Mapping], Result], done: Call
 
 
 def _wait(t: Tracked) -> float:
-    job = jobs.find_job(t.body["metadata"].get("uid") or t.ref)
+    meta = t.body["metadata"]
+    job = jobs.find_job(Owner(meta["namespace"], meta["name"], meta.get("uid", "")).key)  # the data step's key
     if job is not None and job.running:
         return JOB_POLL_SECONDS
     return t.result.retry_after if t.result.retry_after is not None else config.current().poll_seconds

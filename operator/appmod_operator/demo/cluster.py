@@ -85,12 +85,8 @@ def _clean_up(api: client.ApiClient, body: dict, operator: subprocess.Popen, mad
 
 def _ensure_crd(api: client.ApiClient) -> bool:
     extensions = client.ApiextensionsV1Api(api)
-    try:
-        extensions.read_custom_resource_definition(CRD_NAME)
+    if not _absent(lambda: extensions.read_custom_resource_definition(CRD_NAME)):
         return False
-    except ApiException as e:
-        if e.status != 404:
-            raise
     crd = yaml.safe_load(resources.files("appmod_operator.demo").joinpath("crd.yaml").read_text(encoding="utf-8"))
     extensions.create_custom_resource_definition(crd)
     for _ in range(60):
@@ -103,13 +99,20 @@ def _ensure_crd(api: client.ApiClient) -> bool:
 
 def _ensure_namespace(api: client.ApiClient, namespace: str) -> bool:
     core = client.CoreV1Api(api)
+    if not _absent(lambda: core.read_namespace(namespace)):
+        return False
+    core.create_namespace({"metadata": {"name": namespace}})
+    return True
+
+
+def _absent(read) -> bool:
+    """Whether `read()` finds nothing (404); other API errors are raised."""
     try:
-        core.read_namespace(namespace)
+        read()
         return False
     except ApiException as e:
         if e.status != 404:
             raise
-    core.create_namespace({"metadata": {"name": namespace}})
     return True
 
 

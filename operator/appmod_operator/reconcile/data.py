@@ -242,8 +242,7 @@ def _recorded(context: Context, version: str, asked: bool) -> StepOutcome | None
 def _marked(app: AppSpec, context: Context, result: StepOutcome) -> StepOutcome:
     """`result`, recorded on the cluster when it is a finished migration (no call when the cluster has it)."""
     if result.done and result.status:
-        markers.ensure_markers(app.region, (context.current.get("database") or {}).get("clusterArn"), context.markers,
-                               markers.build_data_markers(result.status["migration"]["data"]))
+        markers.ensure_markers(app.region, context, markers.build_data_markers(result.status["migration"]["data"]))
     return result
 
 

@@ -22,6 +22,7 @@ import re
 from collections.abc import Mapping
 
 from appmod_operator.aws import clients, rds
+from appmod_operator.reconcile.outcome import Context
 
 PREFIX = "appmod.io/"
 SCHEMA_DIGEST = f"{PREFIX}schema-source-digest"
@@ -88,11 +89,12 @@ def remigrate_value(value: str) -> str:
     return value if _TAG_SAFE.match(value) else "sha256:" + hashlib.sha256(value.encode()).hexdigest()
 
 
-def ensure_markers(region: str | None, cluster_arn: str | None, current: Mapping[str, str],
-                   wanted: Mapping[str, str]) -> None:
-    """Tags the cluster with `wanted` unless it carries them already (no call then)."""
+def ensure_markers(region: str | None, context: Context, wanted: Mapping[str, str]) -> None:
+    """Tags the pass's cluster (the database step's status part) with `wanted` unless the markers the database
+    step read from it carry them already (no call then)."""
     wanted = {k: v for k, v in wanted.items() if v}
-    if not cluster_arn or all(current.get(k) == v for k, v in wanted.items()):
+    cluster_arn = (context.current.get("database") or {}).get("clusterArn")
+    if not cluster_arn or all(context.markers.get(k) == v for k, v in wanted.items()):
         return
     log.info("recording on %s: %s", cluster_arn, ", ".join(f"{k}={v}" for k, v in sorted(wanted.items())))
     rds.tag(region, cluster_arn, wanted)

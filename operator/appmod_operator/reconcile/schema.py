@@ -132,9 +132,8 @@ def _recorded(context: Context) -> StepOutcome | None:
 def _marked(app: AppSpec, context: Context, result: StepOutcome) -> StepOutcome:
     """`result`, recorded on the cluster when it is a migrated schema (no call when the cluster has it)."""
     if result.done:
-        markers.ensure_markers(app.region, (context.current.get("database") or {}).get("clusterArn"), context.markers,
-                               markers.build_schema_markers(result.status["migration"]["schema"],
-                                                            context.current["image"]["sourceDigest"]))
+        markers.ensure_markers(app.region, context, markers.build_schema_markers(
+            result.status["migration"]["schema"], context.current["image"]["sourceDigest"]))
     return result
 
 
