@@ -202,6 +202,16 @@ def _add_demo(commands) -> None:
     command.add_argument("--cluster", action="store_true",
                          help="apply the resource to the kubeconfig's API server and run the real operator (a "
                               "process of its own) on the stand-ins, instead of the engine in this process")
+    command.add_argument("--run-tasks", action="store_true",
+                         help="run the tasks for real on the Docker engine of DOCKER_HOST: Django's migrate as the "
+                              "schema task, the shop as the service, whose local URL is printed")
+    command.add_argument("--image", metavar="REF", default=None,
+                         help="the app's image (default: the demo's own, or with --run-tasks "
+                              "docker.io/oscarcommerce/django-oscar-sandbox:latest); oci:PATH[:tag] reads a layout")
+    command.add_argument("--task-network", choices=("host", "task"), default="host",
+                         help="with --run-tasks: the engine host's network (default; any engine, no root; a task's "
+                              "ports are the host's), or a network namespace per task as awsvpc gives it, ports "
+                              "published on 127.0.0.1 (root, an engine on this machine)")
     command.add_argument("--dir", type=Path, default=None,
                          help="work directory (default: a new temporary one)")
     command.add_argument("--timeout", default="10m", type=_duration, help="give up after this long (default 10m)")

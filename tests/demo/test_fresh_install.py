@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import psycopg
 import pytest
 from psycopg import sql
 
 from appmod_operator.demo.image import demo_tables
+from tests.demo.kept import connect, kept_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.demo
@@ -56,26 +55,12 @@ def test_demo_reaches_ready_and_cleans_up(venv, tmp_path):
 
 def test_demo_keep_leaves_the_data_to_look_at_until_ctrl_c(venv, tmp_path):
     work = tmp_path / "work"
-    demo = subprocess.Popen([str(venv / "bin" / "appmod"), "demo", "--keep", "--dir", str(work)], text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_clean_env(venv))
-    lines = []
-    try:
-        for line in demo.stdout:
-            lines.append(line)
-            if "keep running until you press Ctrl-C" in line:
-                break
-        output = "".join(lines)
-        found = re.search(r"PGPASSFILE=(\S+) psql (postgresql://\S+)", output)
-        assert found, output
-        with psycopg.connect(found.group(2), passfile=found.group(1)) as conn:
+    with kept_demo([str(venv / "bin" / "appmod"), "demo", "--keep", "--dir", str(work)], _clean_env(venv)) as output:
+        with connect(output) as conn:
             counted = {t: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(t))).fetchone()[0]
                        for t in demo_tables()}
         assert counted == demo_tables()
         pid = int((work / "postgres" / "data" / "postmaster.pid").read_text().split()[0])
-    finally:
-        demo.send_signal(signal.SIGINT)
-        rest = demo.communicate(timeout=60)[0]
-    assert demo.returncode == 0, output + rest
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     assert (work / "oscar.yaml").is_file()  # --dir: the work directory is the user's, kept

@@ -6,6 +6,10 @@ can be reached, so every resource applied here copies a local image (`local_exam
 
 from __future__ import annotations
 
+import io
+import tarfile
+import tempfile
+import urllib.request
 from pathlib import Path
 
 import boto3
@@ -22,6 +26,7 @@ from tests.infra.moto import REGION
 ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = "shop"
 ECS_CLUSTER = "appmod"  # spec.service.cluster's default, and what the examples name
+OSCAR_DATABASE = "/app/sandbox/db.sqlite"  # the sandbox image's SQLite, spec.source.database.sqlite.pathInImage
 
 
 def example(name: str) -> dict:
@@ -162,3 +167,23 @@ def start_operator(kube, kubectl, moto_server, master_users, operator_registries
     for proc, log in started:
         process.stop_pid(proc.pid)
         print(f"--- {log} (tail) ---\n{log.read_text()[-5000:]}")
+
+
+def shop_database(dockerd, image: str) -> Path:
+    """The image's own SQLite file, read out of the image as the test's own look at the source."""
+    client = dockerd.client()
+    container = client.containers.create(image)
+    try:
+        stream, _ = container.get_archive(OSCAR_DATABASE)
+        packed = b"".join(stream)
+    finally:
+        container.remove()
+    path = Path(tempfile.mkdtemp()) / "db.sqlite"
+    with tarfile.open(fileobj=io.BytesIO(packed)) as archive:
+        path.write_bytes(archive.extractfile(archive.getmembers()[0]).read())
+    return path
+
+
+def get(url: str) -> tuple[int, str]:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.status, response.read().decode()

@@ -11,30 +11,26 @@ product page's HTTP status, and keeps a screenshot of the product page in artifa
 
 from __future__ import annotations
 
-import io
 import sqlite3
 import subprocess
-import tarfile
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import psycopg
 import pytest
 import yaml
 
+from appmod_operator.demo.fargate.containers import LABEL
 from appmod_operator.names import Owner
-from tests.e2e.conftest import ROOT, aws_client, conditions, example, with_image
+from tests.e2e.conftest import ROOT, aws_client, conditions, example, get, shop_database, with_image
 from tests.e2e.kubectl import wait_for
-from tests.infra.fargate.containers import LABEL
 
 pytestmark = [pytest.mark.e2e, pytest.mark.seed]
 
 NAMESPACE = "seed"
 NAME = "oscar"
 REGION = "us-east-2"  # the example's
-IN_IMAGE = "/app/sandbox/db.sqlite"
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync")
@@ -59,21 +55,6 @@ def operator(fresh_aws, ecs_tasks, start_operator, operator_image_part) -> Path:
                           env={"APPMOD_OPERATOR_IMAGE": operator_image_part.reference})
 
 
-def shop_database(dockerd, image: str) -> Path:
-    """The image's own SQLite file, read out of the image as the test's own look at the source."""
-    client = dockerd.client()
-    container = client.containers.create(image)
-    try:
-        stream, _ = container.get_archive(IN_IMAGE)
-        packed = b"".join(stream)
-    finally:
-        container.remove()
-    path = Path(tempfile.mkdtemp()) / "db.sqlite"
-    with tarfile.open(fileobj=io.BytesIO(packed)) as archive:
-        path.write_bytes(archive.extractfile(archive.getmembers()[0]).read())
-    return path
-
-
 def service_tasks(ecs_tasks, moto_server) -> dict[str, int]:
     """The service's running tasks: task ARN -> the 127.0.0.1 port of its container port 8080."""
     ecs = aws_client(moto_server, "ecs", REGION)
@@ -83,11 +64,6 @@ def service_tasks(ecs_tasks, moto_server) -> dict[str, int]:
     described = ecs.describe_tasks(cluster="appmod", tasks=list(ports))["tasks"]
     return {t["taskArn"]: ports[t["taskArn"]] for t in described
             if t["group"].startswith("service:") and t["lastStatus"] == "RUNNING"}
-
-
-def get(url: str) -> tuple[int, str]:
-    with urllib.request.urlopen(url, timeout=30) as response:
-        return response.status, response.read().decode()
 
 
 def screenshot(url: str, path: Path) -> Path:

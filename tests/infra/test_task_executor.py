@@ -1,7 +1,9 @@
-"""The local ECS task executor (tests/infra/fargate/) does what ECS does with the tasks moto records: runs
-them on dockerd with the image from ECR, the definition's and overrides' command and environment, the
-secrets resolved, the output in CloudWatch Logs, the outcome in DescribeTasks; keeps a service's count;
-reaches only what the task's network routes; stays within its bounds; and leaves no container behind."""
+"""The local ECS task executor (appmod_operator/demo/fargate/, inside the tests' moto server) does what ECS
+does with the tasks moto records: runs them on dockerd with the image from ECR, the definition's and
+overrides' command and environment, the secrets resolved, the output in CloudWatch Logs, the outcome in
+DescribeTasks; keeps a service's count; reaches only what the task's network routes (or, on the host's
+network, the database stand-in its secret names); stays within its bounds; and leaves no container
+behind."""
 
 from __future__ import annotations
 
@@ -14,7 +16,11 @@ import boto3
 import docker
 import pytest
 
-from tests.infra.fargate.containers import LABEL
+from appmod_operator.demo.fargate.containers import LABEL
+from appmod_operator.registry import reference
+from appmod_operator.registry.client import Registry
+from appmod_operator.registry.copy import copy_image
+from appmod_operator.registry.layout import Layouts
 from tests.infra.moto import REGION
 from tests.infra.process import wait_for
 
@@ -218,6 +224,42 @@ def test_a_service_runs_its_count_replaces_a_killed_task_and_stops_when_deleted(
     boto("ecs").delete_service(cluster=CLUSTER, service="web", force=True)
     wait_for(lambda: not [c for c in ours(dockerd) if c.labels[LABEL] in running or "web" in c.name] and
              not service_tasks(boto, "web"), "the service's containers to go", 60)
+
+
+def test_on_the_hosts_network_a_task_reads_the_database_stand_in_from_its_secret(boto, network, image, postgres,
+                                                                                   ecs_tasks, ecr_registry, tmp_path):
+    """`appmod demo --run-tasks`'s default: no namespace of the task's own, so the secret's Aurora endpoint
+    is replaced by the stand-in's address; the image comes from ECR's copy in a layout directory."""
+    endpoint = boto("rds").create_db_cluster(DBClusterIdentifier="executor-host-db", Engine="aurora-postgresql",
+                                             MasterUsername="appmod", MasterUserPassword="not-a-real-one1",
+                                             )["DBCluster"]["Endpoint"]
+    secret = boto("secretsmanager").create_secret(Name="executor-host-db", SecretString=json.dumps(
+        {"host": endpoint, "port": 5432, "url": f"postgresql://appmod:pw@{endpoint}:5432/shop"}))["ARN"]
+    repository, _, digest = image.partition("/")[2].partition("@")
+    token = boto("ecr").get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    ecr = Registry(ecr_registry.host, side="test", credentials=tuple(base64.b64decode(token).decode().split(":", 1)),
+                   insecure=True)
+    copy_image(ecr, reference.parse(f"{ecr_registry.host}/{repository}@{digest}"), Layouts(tmp_path, "test"),
+               repository, None)
+    ecs_tasks.configure(network="host", database_host=f"127.0.0.1:{postgres.port}", ecr_registry=f"oci:{tmp_path}")
+    try:
+        probe = ("import json, os, socket, struct\n"
+                 "host, port = os.environ['DB_HOST'], int(os.environ['DB_PORT'])\n"
+                 "print(host, port, json.loads(os.environ['WHOLE'])['url'])\n"
+                 "db = socket.create_connection((host, port), timeout=10)\n"
+                 "db.sendall(struct.pack('!ii', 8, 80877103))\n"
+                 "print('database answered', db.recv(1).decode())\n")
+        task_definition = definition(boto, image, "host-probe", secrets=[
+            {"name": "DB_HOST", "valueFrom": f"{secret}:host::"}, {"name": "DB_PORT", "valueFrom": f"{secret}:port::"},
+            {"name": "WHOLE", "valueFrom": secret}])
+        arn = run(boto, network, task_definition, ["python3", "-c", probe])
+        task = stopped(boto, arn)
+    finally:
+        ecs_tasks.configure()
+    said = output(boto, arn)
+    assert task["containers"][0]["exitCode"] == 0, said
+    assert said[0] == f"127.0.0.1 {postgres.port} postgresql://appmod:pw@127.0.0.1:{postgres.port}/shop"
+    assert said[1] in ("database answered S", "database answered N")
 
 
 def test_the_executor_is_bounded_and_leaves_nothing_behind(boto, network, image, ecs_tasks, dockerd):

@@ -47,7 +47,7 @@ def extract_file(source: Registry, ref: Reference, platform: str, path: str, des
 
 def _search_layer(source: Registry, repository: str, blob: dict, wanted: PurePosixPath, destination: Path) -> str:
     """"found" (written to destination), "deleted" (a whiteout hides it from lower layers) or "absent"."""
-    stream = _Reader(verified(source.read_blob(repository, blob["digest"]), blob["digest"], blob["size"]))
+    stream = ChunkReader(verified(source.read_blob(repository, blob["digest"]), blob["digest"], blob["size"]))
     found, deleted = None, False
     destination.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=destination.parent, prefix=f".{destination.name}.", delete=False) as out:
@@ -82,7 +82,7 @@ def _hides(name: PurePosixPath, wanted: PurePosixPath) -> bool:
     return False
 
 
-class _Reader:
+class ChunkReader:
     """A file-like view of a chunk iterator, for tarfile's streaming mode (which reads a few KiB at a
     time: each read copies only what it returns)."""
 

@@ -1,2 +1,3 @@
-"""The local ECS task executor: Fargate actually running a task's containers, on the test dockerd, for
-the tasks moto's ECS records (docs/development.md#the-local-ecs-task-executor)."""
+"""The tests' moto server with the local ECS task executor inside (server.py), and the ecs-tasks part
+that turns it on (part.py). The executor itself is appmod_operator/demo/fargate/
+(docs/development.md#the-local-ecs-task-executor)."""

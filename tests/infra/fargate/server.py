@@ -7,9 +7,8 @@ It serves moto's API exactly as `moto_server` does, plus paths of our own under 
 - `GET tasks`: what runs, and the 127.0.0.1 port of each task's container ports;
 - `GET calls`: how many AWS calls the operator has made (its User-Agent names it), for the tests' figures.
 
-A few of moto's ECS calls are wrapped while the executor is on, so that their own replies already say
-what ECS would: RunTask's tasks are PROVISIONING with no exit code, StopTask leaves a running task
-RUNNING until its container has stopped, and Create/Update/DeleteService count only what runs.
+The executor itself is the product's (appmod_operator/demo/fargate/, which `appmod demo --run-tasks` runs
+in its own process); hooks.install wraps moto's ECS calls for it.
 """
 
 from __future__ import annotations
@@ -22,15 +21,14 @@ import os
 import threading
 from collections import Counter
 
-from moto.ecs.models import EC2ContainerServiceBackend
 from moto.moto_api import state_manager
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from tests.infra.fargate import executor as executor_module
-from tests.infra.fargate import service
-from tests.infra.fargate.executor import Executor, Settings
+from appmod_operator.demo.fargate import executor as executor_module
+from appmod_operator.demo.fargate import hooks
+from appmod_operator.demo.fargate.executor import Executor, Settings
 
 PREFIX = "/appmod-executor/"
 EXECUTOR = Executor()
@@ -46,7 +44,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    _wrap_ecs()
+    hooks.install(EXECUTOR)
     moto = DomainDispatcherApplication(create_backend_app)
     make_server("127.0.0.1", args.port, functools.partial(_dispatch, moto), threaded=True).serve_forever()
 
@@ -87,47 +85,6 @@ def _control(request: Request) -> Response:
 def _address(target: str) -> tuple[str, int]:
     host, _, port = target.rpartition(":")
     return host, int(port)
-
-
-def _wrap_ecs() -> None:
-    backend = EC2ContainerServiceBackend
-
-    def when_on(method):
-        original = getattr(backend, method.__name__)
-
-        @functools.wraps(original)
-        def wrapper(self, *args, **kwargs):
-            if not EXECUTOR.enabled:
-                return original(self, *args, **kwargs)
-            with EXECUTOR.lock:
-                return method(self, original, *args, **kwargs)
-        setattr(backend, method.__name__, wrapper)
-
-    @when_on
-    def run_task(self, original, *args, **kwargs):
-        state_manager.set_transition("ecs::task", executor_module.MANUAL)
-        tasks = original(self, *args, **kwargs)
-        for task in tasks:
-            executor_module.adopt(task)
-        return tasks
-
-    @when_on
-    def stop_task(self, original, cluster_str, task_str, reason):
-        task = next((t for tasks in self.tasks.values() for arn, t in tasks.items() if arn.endswith(task_str.split(
-            "/")[-1])), None)
-        before = task.last_status if task is not None else None
-        stopped = original(self, cluster_str, task_str, reason)
-        if before != "STOPPED":
-            stopped.last_status, stopped.stop_code = before, executor_module.USER_INITIATED
-        return stopped
-
-    for name in ("create_service", "update_service", "delete_service"):
-        def counted(self, original, *args, **kwargs):
-            svc = original(self, *args, **kwargs)
-            service.keep(self, svc)
-            return svc
-        counted.__name__ = name
-        when_on(counted)
 
 
 if __name__ == "__main__":

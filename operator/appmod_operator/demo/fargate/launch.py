@@ -1,8 +1,10 @@
 """What ECS works out before it starts a task's container, from moto's records: the essential container
 of the task definition with the RunTask overrides applied (command, environment), the image and how to
-pull it (an ECR image from the ECR stand-in with moto's ECR token), the `secrets` read from moto's
-Secrets Manager (JSON keys included), the awslogs stream, and the task's network (network.py): the
-database endpoints moto's RDS knows resolve to the task's loopback, where the routes go on to the host.
+get it (an ECR image from the ECR stand-in: pulled from its registry with moto's ECR token, or loaded
+from its layout directory), the `secrets` read from moto's Secrets Manager (JSON keys included), the
+awslogs stream, and the task's network (network.py): the database endpoints moto's RDS knows resolve
+to the task's loopback, where the routes go on to the host. With the host's network instead, the
+endpoints in the secrets are replaced by the database stand-in's address (`Settings.database_host`).
 
 A task that ECS would fail to start raises `CannotStart` with the reason ECS gives. Called by
 executor.py, in moto's process.
@@ -20,7 +22,10 @@ import botocore.exceptions
 from moto.ecs.models import ecs_backends
 from moto.rds.models import rds_backends
 
-from tests.infra.fargate.containers import Launch
+from appmod_operator.demo.fargate import archive
+from appmod_operator.demo.fargate.containers import Launch
+from appmod_operator.reconcile import data
+from appmod_operator.registry.reference import is_layout
 
 ECR_HOST = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
 # ECS's default time between SIGTERM and SIGKILL when a task is stopped.
@@ -37,7 +42,7 @@ def build(task, settings, name: str) -> Launch:
     container = next(c for c in definition.container_definitions if c.get("essential", True))
     override = next((o for o in (task.overrides or {}).get("containerOverrides", [])
                      if o.get("name") == container["name"]), {})
-    image, auth = _image(container["image"], settings)
+    image, auth, source = _image(container["image"], settings)
     environment = {
         **settings.environment,
         "AWS_REGION": task.region_name, "AWS_DEFAULT_REGION": task.region_name,
@@ -47,12 +52,13 @@ def build(task, settings, name: str) -> Launch:
         **_secrets(container.get("secrets") or [], settings),
     }
     return Launch(
-        task_arn=task.task_arn, name=name, image=image, auth=auth,
+        task_arn=task.task_arn, name=name, image=image, auth=auth, archive=source, owner=settings.owner,
         command=override.get("command") or container.get("command") or None,
         entry_point=container.get("entryPoint") or None,
         environment=environment, hosts={host: "127.0.0.1" for host in database_endpoints()},
         routes=dict(settings.routes), published=tuple(p["containerPort"] for p in container.get("portMappings", [])),
-        pause_image=settings.pause_image, stop_timeout=int(container.get("stopTimeout") or STOP_TIMEOUT),
+        network=settings.network, pause_image=settings.pause_image,
+        stop_timeout=int(container.get("stopTimeout") or STOP_TIMEOUT),
         sink=_log_sink(container, task, settings))
 
 
@@ -62,18 +68,25 @@ def database_endpoints() -> set[str]:
             for host in (cluster.endpoint, cluster.reader_endpoint)}
 
 
-def _image(reference: str, settings) -> tuple[str, dict | None]:
-    """An ECR image as the ECR stand-in has it, with moto's ECR token; any other as it is named."""
+def _image(reference: str, settings) -> tuple[str, dict | None, archive.Source | None]:
+    """An ECR image as the ECR stand-in has it (its registry with moto's ECR token, or its layout); any
+    other as it is named."""
     host, _, path = reference.partition("/")
     found = ECR_HOST.match(host)
     if not found:
-        return reference, None
+        return reference, None, None
+    if is_layout(settings.ecr_registry):
+        repository, _, digest = path.partition("@")
+        if not digest:
+            raise CannotStart(f"CannotPullContainerError: {reference}: the local task executor loads ECR images "
+                              "from a layout by digest only")
+        return reference, None, archive.Source(settings.ecr_registry, repository, digest)
     try:
-        data = _client(settings.moto_url, "ecr", found.group(2)).get_authorization_token()["authorizationData"][0]
+        token = _client(settings.moto_url, "ecr", found.group(2)).get_authorization_token()["authorizationData"][0]
     except botocore.exceptions.ClientError as e:
         raise CannotStart(f"ResourceInitializationError: unable to pull registry auth: {e}") from e
-    user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
-    return f"{settings.ecr_registry}/{path}", {"username": user, "password": password}
+    user, _, password = base64.b64decode(token["authorizationToken"]).decode().partition(":")
+    return f"{settings.ecr_registry}/{path}", {"username": user, "password": password}, None
 
 
 def _secrets(secrets: list[dict], settings) -> dict[str, str]:
@@ -90,6 +103,7 @@ def _secrets(secrets: list[dict], settings) -> dict[str, str]:
         except botocore.exceptions.ClientError as e:
             raise CannotStart(f"ResourceInitializationError: unable to pull secrets or registry auth: "
                               f"retrieving secret from {arn}: {e}") from e
+        text = _to_stand_in(text, settings.database_host)
         if key:
             document = json.loads(text)
             if key not in document:
@@ -99,6 +113,21 @@ def _secrets(secrets: list[dict], settings) -> dict[str, str]:
             text = value if isinstance(value, str) else json.dumps(value)
         values[secret["name"]] = text
     return values
+
+
+def _to_stand_in(text: str, address: str | None) -> str:
+    """A database secret (credentials.py's JSON) whose `host` is an Aurora endpoint, naming the stand-in at
+    `address` instead: its host, port and url, as APPMOD_DATABASE_HOST redirects the operator's own."""
+    try:
+        document = json.loads(text) if address else None
+    except ValueError:
+        return text
+    if not isinstance(document, dict) or document.get("host") not in database_endpoints():
+        return text
+    host, _, port = address.rpartition(":")
+    url = document.get("url")
+    return json.dumps({**document, "host": host, "port": int(port),
+                       **({"url": data.build_target_url(url, address)} if url else {})})
 
 
 def _log_sink(container: dict, task, settings):

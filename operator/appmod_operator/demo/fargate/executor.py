@@ -1,11 +1,12 @@
-"""The local ECS task executor: runs on the test dockerd every task moto's ECS would have Fargate start
+"""The local ECS task executor: runs on a Docker engine every task moto's ECS would have Fargate start
 (RunTask's one-off tasks, and a service's tasks, which moto never makes), and writes what happened back
 into moto's task and service records, as DescribeTasks and DescribeServices report them on AWS.
 
-It lives in moto's own process (server.py) because moto has no API for a task's exit code or a
-service's running count; it changes moto's records directly and reads the rest (secrets, the ECR
-token, CloudWatch Logs) through moto's API like any client. What it stands in for, and what it does
-not (no VPC, no IAM enforcement, no Fargate sizing), is in docs/development.md.
+It lives in moto's own process (the demo's, demo/tasks.py; the tests' moto server,
+tests/infra/fargate/server.py) because moto has no API for a task's exit code or a service's running
+count; it changes moto's records directly and reads the rest (secrets, the ECR token, CloudWatch Logs)
+through moto's API like any client. hooks.py makes moto's own ECS replies agree. What it stands in
+for, and what it does not (no VPC, no IAM enforcement, no Fargate sizing), is in docs/development.md.
 
 A task goes PROVISIONING (pull) -> PENDING -> RUNNING -> DEPROVISIONING -> STOPPED, with `stopCode`,
 `stoppedReason` and `containers[].exitCode` as ECS sets them. Services (service.py) keep desiredCount
@@ -23,8 +24,8 @@ from datetime import datetime
 from moto.ecs.models import ecs_backends
 from moto.moto_api import state_manager
 
-from tests.infra.fargate import containers, launch, service
-from tests.infra.fargate.containers import Ended, TaskRun
+from appmod_operator.demo.fargate import containers, launch, service
+from appmod_operator.demo.fargate.containers import Ended, TaskRun
 
 TICK_SECONDS = 0.5
 FAILED_TO_START = "TaskFailedToStart"
@@ -38,14 +39,19 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Settings:
-    """What the test environment tells the executor (tests/infra/fargate/part.py)."""
+    """Where tasks run and what they reach (demo/tasks.py; the tests' tests/infra/fargate/part.py)."""
 
     docker_host: str
     moto_url: str
-    ecr_registry: str  # host:port of the ECR stand-in
-    pause_image: str
+    ecr_registry: str  # host:port of the ECR stand-in registry, or oci:DIR (its images are loaded, archive.py)
+    pause_image: str | None  # holds a task's own network namespace; None: the task's image does
     routes: dict[int, tuple[str, int]]  # the task's loopback port -> host address (the VPC's routing)
     environment: dict[str, str]  # what every container gets besides its own (endpoints, credentials)
+    network: str = containers.TASK  # or containers.HOST: the engine host's network, for any engine
+    owner: str = "appmod-tests"  # names this executor's containers (containers.OWNER_LABEL)
+    # With the host's network: the database stand-in's host:port, which the Aurora endpoints in a task's
+    # secrets are replaced by (no VPC resolves them there; launch.py).
+    database_host: str | None = None
     max_containers: int = 6
     max_task_seconds: int = 1800
 
@@ -64,7 +70,7 @@ class Executor:
 
     def enable(self, settings: Settings) -> None:
         self.disable()
-        containers.remove_strays(settings.docker_host)
+        containers.remove_strays(settings.docker_host, settings.owner)
         self.settings = settings
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="ecs task executor", daemon=True)
@@ -83,7 +89,7 @@ class Executor:
         for run in runs:
             run.stop()
         state_manager.unset_transition("ecs::task")
-        containers.remove_strays(settings.docker_host)
+        containers.remove_strays(settings.docker_host, settings.owner)
         log.info("task executor off")
 
     def tasks(self) -> list[dict]:
@@ -161,9 +167,9 @@ class Executor:
         log.info("task %s stopped: %s, exit code %s %s", task.task_arn, code, ended.exit_code, ended.reason)
 
     def _overdue(self, task) -> bool:
-        started = getattr(task, "started_at", None)
-        return started is not None and (datetime.now().astimezone() - started).total_seconds() > (
-            self.settings.max_task_seconds if self.settings else 0)
+        started, settings = getattr(task, "started_at", None), self.settings  # None once disabled
+        return started is not None and settings is not None and (
+            datetime.now().astimezone() - started).total_seconds() > settings.max_task_seconds
 
 
 def adopt(task) -> None:
