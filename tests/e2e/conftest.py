@@ -18,9 +18,9 @@ import pytest
 import yaml
 
 from appmod_operator.names import Owner
+from tests import chart
 from tests.e2e.kubectl import Kubectl, wait_for
 from tests.infra import process
-from tests.infra.kube import OPERATOR_USER
 from tests.infra.moto import REGION
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,14 +95,22 @@ def aws_client(moto_server, service: str, region: str = REGION):
 
 @pytest.fixture(scope="session")
 def kubectl(kube) -> Kubectl:
+    """The admin's kubectl, after the CRD, the test namespace, and the chart's ServiceAccount and RBAC (as
+    `helm install` makes them, pull secrets readable in the test namespace) are in place."""
     admin = Kubectl(kube.kubeconfig)
     admin.run("apply", "-f", str(ROOT / "crds"))
     admin.run("wait", "--for=condition=Established", "--timeout=60s", "crd/appmodernizations.appmod.io")
-    admin.run("apply", "-f", str(ROOT / "manifests" / "rbac.yaml"))
-    admin.run("create", "clusterrolebinding", "appmod-operator-test", "--clusterrole=appmod-operator",
-              f"--user={OPERATOR_USER}")
     admin.run("create", "namespace", NAMESPACE)
+    admin.run("create", "namespace", chart.NAMESPACE)
+    admin.run("apply", "-f", "-", stdin=chart.rbac({"rbac": {"secretNamespaces": [NAMESPACE]}}))
     return admin
+
+
+@pytest.fixture(scope="session")
+def operator_token(kubectl) -> str:
+    """A token of the chart's ServiceAccount (TokenRequest), which every operator of the e2e tests runs as:
+    the chart's RBAC is shown to be enough."""
+    return kubectl.run("create", "token", chart.SERVICE_ACCOUNT, "-n", chart.NAMESPACE, "--duration=24h").stdout.strip()
 
 
 @pytest.fixture(scope="session")
@@ -140,7 +148,7 @@ def app_schema(master_users):
 
 
 @pytest.fixture(scope="module")
-def start_operator(kube, kubectl, moto_server, master_users, operator_registries_env, tmp_path_factory):
+def start_operator(kube, kubectl, operator_token, moto_server, master_users, operator_registries_env, tmp_path_factory):
     """Starts `appmod-operator` (one per test module) against moto, the loopback registries and the test
     PostgreSQL (as every cluster's writer), polling AWS every second; returns the path of its log."""
     started = []
@@ -150,7 +158,7 @@ def start_operator(kube, kubectl, moto_server, master_users, operator_registries
         """`reach_database`: the operator connects to the test PostgreSQL itself (the Operator data runner);
         without it, only tasks in the "VPC" (the task executor's) reach it, as on AWS."""
         folder = tmp_path_factory.mktemp("operator")
-        kubeconfig = kube.write_kubeconfig(folder / "kubeconfig", OPERATOR_USER, kube.operator_token)
+        kubeconfig = kube.write_kubeconfig(folder / "kubeconfig", chart.SERVICE_ACCOUNT, operator_token)
         port, log = process.free_port(), folder / "operator.log"
         flags = [f"--namespace={n}" for n in namespaces]
         database = {"APPMOD_DATABASE_HOST": master_users.env()["APPMOD_DATABASE_HOST"]} if reach_database else {}
