@@ -30,6 +30,11 @@ SOURCE_TITLES = ("Oscar", "Sandbox")
 REQUIRE_INFRA = os.environ.get("APPMOD_REQUIRE_INFRA") == "1"
 
 
+def pytest_collection_modifyitems(items: list) -> None:
+    """Tests marked `last` run after every other one: they look at what the whole run did."""
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+
+
 @pytest.fixture(scope="session")
 def environment(tmp_path_factory):
     env = Environment(tmp_path_factory.mktemp("infra"))

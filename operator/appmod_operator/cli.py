@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         _add_resource_command(commands, name, help_)
     _add_migrate(commands)
     _add_demo(commands)
+    _add_deploy_operator(commands)
     args = parser.parse_args(argv)
     try:
         settings = config.load(args)
@@ -76,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
             from appmod_operator.demo import run as demo
 
             return demo.main(args)
+        if args.command == "deploy-operator":
+            return _deploy_operator(args, settings)
         return _resource_command(args)
     except TargetError as e:  # the database not answering (yet): an Aurora cluster resuming from zero, say
         print(f"appmod: {e}; run the command again", file=sys.stderr)
@@ -215,6 +218,45 @@ def _add_demo(commands) -> None:
     command.add_argument("--dir", type=Path, default=None,
                          help="work directory (default: a new temporary one)")
     command.add_argument("--timeout", default="10m", type=_duration, help="give up after this long (default 10m)")
+
+
+def _add_deploy_operator(commands) -> None:
+    command = commands.add_parser(
+        "deploy-operator", help="print the ECS task definition and IAM roles that run the operator on Fargate",
+        description="Print, as JSON, what runs appmod-operator itself as an ECS Fargate service watching a "
+                    "Kubernetes cluster through a kubeconfig kept in Secrets Manager: the task definition and "
+                    "the task and execution roles with their policies. Nothing is created; see the README, "
+                    "\"The operator on ECS\".")
+    command.add_argument("--print", action="store_true", required=True, help="print the JSON (the only mode)")
+    command.add_argument("--image", required=True, help="the operator's image, as ECS pulls it (ECR)")
+    command.add_argument("--account", required=True, type=_account, help="the AWS account of the roles")
+    command.add_argument("--kubeconfig-secret", required=True, metavar="ARN",
+                         help="the Secrets Manager secret whose value is the kubeconfig the operator uses")
+    command.add_argument("--watch-namespace", action="append", default=[], metavar="NAMESPACE",
+                         help="watch only this namespace (repeatable); default: all")
+    command.add_argument("--cpu", default="512", help="Fargate cpu units (default 512)")
+    command.add_argument("--memory", default="1024", help="Fargate memory MiB (default 1024)")
+
+
+def _account(text: str) -> str:
+    if not re.fullmatch(r"\d{12}", text):
+        raise argparse.ArgumentTypeError(f"{text!r}: an AWS account is 12 digits")
+    return text
+
+
+def _deploy_operator(args: argparse.Namespace, settings: config.Settings) -> int:
+    from appmod_operator import deploy
+
+    if not re.fullmatch(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+", args.kubeconfig_secret):
+        raise CommandError(f"--kubeconfig-secret {args.kubeconfig_secret!r}: expected a Secrets Manager secret's "
+                           "ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)", EXIT_USER_ERROR)
+    if not settings.region:
+        raise CommandError("--region (or AWS_REGION) is required: the region the operator runs in", EXIT_USER_ERROR)
+    task = deploy.OperatorTask(image=args.image, account=args.account, region=settings.region,
+                               kubeconfig_secret_arn=args.kubeconfig_secret, namespaces=tuple(args.watch_namespace),
+                               cpu=args.cpu, memory=args.memory)
+    print(json.dumps({"taskDefinition": deploy.build_task_definition(task), **deploy.build_roles(task)}, indent=2))
+    return 0
 
 
 def _add_migrate(commands) -> None:

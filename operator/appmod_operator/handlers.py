@@ -11,7 +11,7 @@ import random
 
 import kopf
 
-from appmod_operator import GROUP, PLURAL, VERSION, config
+from appmod_operator import GROUP, PLURAL, VERSION, config, kubeconfig
 from appmod_operator.reconcile import engine, jobs
 from appmod_operator.reconcile.outcome import Result
 
@@ -30,6 +30,12 @@ def reconcile(body: kopf.Body, patch: kopf.Patch, **_) -> None:
 @kopf.on.delete(*RESOURCE)
 def teardown(body: kopf.Body, patch: kopf.Patch, **_) -> None:
     _apply(engine.teardown(body), body, patch)
+
+
+@kopf.on.login()
+def login(**kwargs) -> kopf.ConnectionInfo | None:
+    """From the kubeconfig an ECS task was handed, else kopf's usual login."""
+    return kubeconfig.login(**kwargs)
 
 
 @kopf.on.cleanup()

@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 
 import kopf
 
-from appmod_operator import FINALIZER, GROUP, config, logs
+from appmod_operator import FINALIZER, GROUP, config, kubeconfig, logs
 from appmod_operator.errors import ConfigError
 
 # The API server ends each watch after this long; the client gives up a little later on its own.
@@ -52,6 +53,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logs.configure(args.settings)
+    kubeconfig.use_secret_from_environment()
     from appmod_operator import handlers  # noqa: F401 - registers the handlers, after settings are loaded
 
     asyncio.run(kopf.operator(
@@ -60,4 +62,7 @@ def main(argv: list[str] | None = None) -> None:
         clusterwide=not args.namespace,
         namespaces=args.namespace,
         liveness_endpoint=args.liveness,
+        # kopf would name itself after the login user (getpass.getuser), which fails for a uid with no
+        # passwd entry, as a pod's runAsUser or an ECS task's `user` may well be; standalone, it only logs it.
+        identity=f"appmod-operator@{socket.gethostname()}",
     ))

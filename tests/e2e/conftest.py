@@ -7,6 +7,7 @@ can be reached, so every resource applied here copies a local image (`local_exam
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 import tempfile
 import urllib.request
@@ -110,7 +111,10 @@ def kubectl(kube) -> Kubectl:
 def operator_token(kubectl) -> str:
     """A token of the chart's ServiceAccount (TokenRequest), which every operator of the e2e tests runs as:
     the chart's RBAC is shown to be enough."""
-    return kubectl.run("create", "token", chart.SERVICE_ACCOUNT, "-n", chart.NAMESPACE, "--duration=24h").stdout.strip()
+    request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 86400}}
+    answer = kubectl.run("create", "--raw", f"/api/v1/namespaces/{chart.NAMESPACE}/serviceaccounts/"
+                         f"{chart.SERVICE_ACCOUNT}/token", "-f", "-", stdin=json.dumps(request))  # kubectl 1.20 too
+    return json.loads(answer.stdout)["status"]["token"]
 
 
 @pytest.fixture(scope="session")

@@ -43,6 +43,13 @@ class MotoServer(Part):
         with urllib.request.urlopen(request, timeout=10):
             pass
 
+    def actions(self) -> dict[str, int]:
+        """The IAM action of every call our code has made of this server since it started, and how often."""
+        import json
+
+        with urllib.request.urlopen(f"{self.url}/appmod-executor/actions", timeout=10) as response:
+            return json.loads(response.read())
+
     def env(self) -> dict[str, str]:
         return {
             "AWS_ENDPOINT_URL": self.url,

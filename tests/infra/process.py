@@ -28,13 +28,16 @@ def repository_pythonpath() -> str:
 
 
 def http_status(url: str, authorization: str | None = None) -> int:
-    """The HTTP status of GET url (4xx and 5xx included). TLS is not verified: readiness probes only."""
+    """The HTTP status of GET url (4xx and 5xx included), 0 when nothing answered (refused, reset, timed
+    out). TLS is not verified: readiness probes only."""
     request = urllib.request.Request(url, headers={"Authorization": authorization} if authorization else {})
     try:
         with urllib.request.urlopen(request, timeout=5, context=ssl._create_unverified_context()) as response:
             return response.status
     except urllib.error.HTTPError as e:
         return e.code
+    except OSError:  # URLError (refused) included; a forwarded port resets until its listener is up
+        return 0
 
 
 def spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:

@@ -27,18 +27,20 @@ class TaskExecutor(Part):
         super().__init__(root)
         self.moto, self.dockerd, self.base, self.postgres = moto, dockerd, base, postgres
         self.ecr_registry, self.registries = ecr_registry, registries
-        self.bounds: dict[str, int] = {}
+        self.bounds: dict = {}
+        self.extra_routes: dict[int, str] = {}
 
-    def configure(self, **bounds: int) -> None:
-        """Turns the executor on again with other bounds (max_containers, max_task_seconds)."""
-        self.bounds = bounds
+    def configure(self, routes: dict[int, str] | None = None, **bounds) -> None:
+        """Turns the executor on again with other settings (max_containers, max_task_seconds, network, ...);
+        `routes` adds to the task network's routes (port -> host:port), such as the API server's."""
+        self.bounds, self.extra_routes = bounds, dict(routes or {})
         self.start()
 
     def start(self) -> None:
         self.fresh_dir()
         hosts = [r.host for r in self.registries]
         routes = {DATABASE_PORT: f"127.0.0.1:{self.postgres.port}", _port(self.moto.url): self.moto.url[7:],
-                  **{_port(host): host for host in hosts}}
+                  **{_port(host): host for host in hosts}, **self.extra_routes}
         environment = {**self.moto.env(), "APPMOD_ECR_REGISTRY": f"http://{self.ecr_registry.host}",
                        "APPMOD_INSECURE_REGISTRIES": ",".join(hosts)}
         for key in ("AWS_REGION", "AWS_DEFAULT_REGION"):  # the task's own region, as Fargate sets it

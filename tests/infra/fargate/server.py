@@ -5,7 +5,9 @@ It serves moto's API exactly as `moto_server` does, plus paths of our own under 
 - `POST enable` with the executor's settings (JSON): from then on tasks really run (executor.py);
 - `POST disable`: every task's containers removed, moto as it was (tasks "run" without running);
 - `GET tasks`: what runs, and the 127.0.0.1 port of each task's container ports;
-- `GET calls`: how many AWS calls the operator has made (its User-Agent names it), for the tests' figures.
+- `GET calls`: how many AWS calls the operator has made (its User-Agent names it), for the tests' figures;
+- `GET actions`: the IAM action of each of those calls (`rds:CreateDBCluster`) and how often, for the
+  check of manifests/iam-policy.json against a whole run (tests/e2e/test_iam_recorded.py).
 
 The executor itself is the product's (appmod_operator/demo/fargate/, which `appmod demo --run-tasks` runs
 in its own process); hooks.install wraps moto's ECS calls for it.
@@ -15,10 +17,13 @@ from __future__ import annotations
 
 import argparse
 import functools
+import io
 import json
 import logging
 import os
+import re
 import threading
+import urllib.parse
 from collections import Counter
 
 from moto.moto_api import state_manager
@@ -35,6 +40,10 @@ EXECUTOR = Executor()
 # AWS calls made by our code (aws/clients.py names it in the User-Agent), counted for the tests' figures.
 OPERATOR_AGENT = "appmod-operator"
 CALLS: Counter = Counter()
+ACTIONS: Counter = Counter()
+# The service in SigV4's credential scope: Credential=<key>/<date>/<region>/<service>/aws4_request.
+S3_OPERATIONS = {"HEAD": "HeadObject", "GET": "GetObject"}  # the operator only reads objects
+SCOPE = re.compile(r"Credential=[^/]+/\d+/[^/]+/([^/]+)/aws4_request")
 _calls_lock = threading.Lock()
 _moto_running_count = os.environ.get("MOTO_ECS_SERVICE_RUNNING")
 
@@ -52,8 +61,10 @@ def main() -> None:
 def _dispatch(moto, environ, start_response):
     if not environ.get("PATH_INFO", "").startswith(PREFIX):
         if OPERATOR_AGENT in environ.get("HTTP_USER_AGENT", ""):
+            action = _action(environ)
             with _calls_lock:
                 CALLS[OPERATOR_AGENT] += 1
+                ACTIONS[action] += 1
         return moto(environ, start_response)
     return _control(Request(environ))(environ, start_response)
 
@@ -76,10 +87,31 @@ def _control(request: Request) -> Response:
         return Response("{}", content_type="application/json")
     if action == "tasks" and request.method == "GET":
         return Response(json.dumps(EXECUTOR.tasks()), content_type="application/json")
+    if action == "actions" and request.method == "GET":
+        return Response(json.dumps(dict(ACTIONS)), content_type="application/json")
     if action == "calls" and request.method == "GET":
         return Response(json.dumps(dict(CALLS)), content_type="application/json")
     return Response(json.dumps({"error": f"no such executor action {request.method} {action}"}), status=404,
                     content_type="application/json")
+
+
+def _action(environ: dict) -> str:
+    """`<service>:<Operation>` of a request: JSON protocols name it in X-Amz-Target, query protocols (RDS,
+    EC2, IAM) in the form's Action (the body is read, then put back for moto), S3 by method. The body of
+    an upload is never read."""
+    found = SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    service = found.group(1) if found else "unknown"
+    if target := environ.get("HTTP_X_AMZ_TARGET"):
+        return f"{service}:{target.rsplit('.', 1)[-1]}"
+    method = environ["REQUEST_METHOD"]
+    if service == "s3":
+        return f"s3:{S3_OPERATIONS.get(method, method)}"
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    fields = urllib.parse.parse_qs(body.decode(errors="replace")) or urllib.parse.parse_qs(
+        environ.get("QUERY_STRING", ""))
+    return f"{service}:{fields.get('Action', ['unknown'])[0]}"
 
 
 def _address(target: str) -> tuple[str, int]:

@@ -54,6 +54,9 @@ class Launch:
     pause_image: str | None  # what holds a "task" network: None, the task's own image
     stop_timeout: int
     owner: str  # the executor's name, on every container as OWNER_LABEL
+    read_only: bool  # readonlyRootFilesystem
+    user: str | None
+    scratch: tuple[str, ...]  # container paths of task volumes, each a tmpfs
     sink: Callable[[list[tuple[int, str]]], None]  # (epoch milliseconds, line) batches, in order
 
 
@@ -113,7 +116,8 @@ class TaskRun:
         try:
             container = client.containers.create(
                 image.id, command=launch.command, entrypoint=launch.entry_point, environment=launch.environment,
-                labels=labels, name=launch.name, **network)
+                labels=labels, name=launch.name, read_only=launch.read_only, user=launch.user,
+                tmpfs={path: "" for path in launch.scratch}, **network)
         except docker.errors.APIError as e:
             return Ended(reason=f"CannotCreateContainerError: {e.explanation or e}")
         self._containers.append(container)

@@ -1,5 +1,6 @@
 """What ECS works out before it starts a task's container, from moto's records: the essential container
-of the task definition with the RunTask overrides applied (command, environment), the image and how to
+of the task definition with the RunTask overrides applied (command, environment; its user, read-only
+root filesystem and task volumes too), the image and how to
 get it (an ECR image from the ECR stand-in: pulled from its registry with moto's ECR token, or loaded
 from its layout directory), the `secrets` read from moto's Secrets Manager (JSON keys included), the
 awslogs stream, and the task's network (network.py): the database endpoints moto's RDS knows resolve
@@ -59,7 +60,17 @@ def build(task, settings, name: str) -> Launch:
         routes=dict(settings.routes), published=tuple(p["containerPort"] for p in container.get("portMappings", [])),
         network=settings.network, pause_image=settings.pause_image,
         stop_timeout=int(container.get("stopTimeout") or STOP_TIMEOUT),
+        read_only=bool(container.get("readonlyRootFilesystem")), user=container.get("user") or None,
+        # A task volume without a host path is the task's ephemeral storage: a tmpfs stands in for it.
+        scratch=tuple(m["containerPath"] for m in container.get("mountPoints") or []
+                      if _ephemeral(definition, m["sourceVolume"])),
         sink=_log_sink(container, task, settings))
+
+
+def _ephemeral(definition, volume: str) -> bool:
+    found = next((v for v in definition.volumes or [] if v.get("name") == volume), None)
+    return (found is not None and not (found.get("host") or {}).get("sourcePath")
+            and "efsVolumeConfiguration" not in found)
 
 
 def database_endpoints() -> set[str]:
