@@ -25,7 +25,6 @@ from appmod_operator.demo.fargate.executor import Executor, Settings
 
 # The walkthrough's app; with --run-tasks the demo moves it instead of its own small image.
 OSCAR_IMAGE = "docker.io/oscarcommerce/django-oscar-sandbox:latest"
-NETWORKS = (containers.HOST, containers.TASK)
 DATABASE_PORT = 5432  # every Aurora endpoint's, which moto gives each cluster
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 _executor = Executor()  # moto's ECS is wrapped for one executor per process (hooks.py)
@@ -37,7 +36,7 @@ class EngineUnreachable(Exception):
 
 def docker_host() -> str:
     """DOCKER_HOST's engine, after checking that it answers; raises EngineUnreachable."""
-    host = os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
+    host = _engine()
     try:
         client = docker.DockerClient(base_url=host, timeout=10)
         version = client.version()
@@ -52,11 +51,10 @@ def docker_host() -> str:
 def running(emulator, database_host: str, ecr_layouts: Path, network: str):
     """The executor on, for as long as the block runs: every task moto's ECS records gets containers.
     Leaves no container behind."""
-    host = os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
     moto = _address(emulator.endpoint_url.removeprefix("http://"))
     routes = {DATABASE_PORT: _address(database_host), moto[1]: moto}
     environment = {k: v for k, v in emulator.environment().items() if k.startswith("AWS_") and "REGION" not in k}
-    settings = Settings(docker_host=host, moto_url=emulator.endpoint_url, ecr_registry=f"oci:{ecr_layouts}",
+    settings = Settings(docker_host=_engine(), moto_url=emulator.endpoint_url, ecr_registry=f"oci:{ecr_layouts}",
                         pause_image=None, routes=routes if network == containers.TASK else {},
                         environment=environment, network=network, owner=f"appmod-demo:{ecr_layouts}",
                         database_host=database_host if network == containers.HOST else None, max_containers=4)
@@ -91,6 +89,10 @@ def wait_for_shop(url: str, timeout: float) -> int:
             if time.monotonic() > deadline:
                 return 0
             time.sleep(1)
+
+
+def _engine() -> str:
+    return os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
 
 
 def _address(text: str) -> tuple[str, int]:
