@@ -104,6 +104,10 @@ SETTINGS = (
             "how often each resource is re-read from AWS to correct drift"),
     Setting("poll_seconds", ("APPMOD_POLL_SECONDS",), "--poll-seconds", _positive, 30,
             "how soon a resource is looked at again while AWS is still creating, changing or deleting"),
+    Setting("max_reconciles", ("APPMOD_MAX_RECONCILES",), "--max-reconciles", _positive, 4,
+            "how many resources are reconciled at once (kopf's worker threads); long copies run beside them"),
+    Setting("max_migrations", ("APPMOD_MAX_MIGRATIONS",), "--max-migrations", _positive, 4,
+            "how many in-process data migrations copy at once; the others wait, queued"),
 )
 
 
@@ -121,6 +125,8 @@ class Settings:
     metrics_port: int | None = None
     resync_seconds: int = 60
     poll_seconds: int = 30
+    max_reconciles: int = 4
+    max_migrations: int = 4
 
 
 

@@ -3,7 +3,8 @@
 kopf settings chosen here (https://kopf.readthedocs.io/en/stable/configuration/):
 - our finalizer and annotation prefix (design.md), so kopf's bookkeeping lives under appmod.io;
 - watch timeouts on both sides, so a watch the API server silently stops feeding is re-established;
-- standalone: one replica, no peering CRDs to install.
+- standalone: one replica, no peering CRDs to install;
+- as many handler threads as APPMOD_MAX_RECONCILES.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ def build_kopf_settings() -> kopf.OperatorSettings:
     settings.watching.client_timeout = WATCH_CLIENT_TIMEOUT
     settings.watching.connect_timeout = 30
     settings.networking.request_timeout = 60
+    # Handlers are sync: each pass takes one of these threads. Copies run in jobs.py's threads instead.
+    settings.execution.max_workers = config.current().max_reconciles
     return settings
 
 

@@ -52,6 +52,7 @@ class Reason:
     MIGRATED = "Migrated"
     MIGRATING = "Migrating"
     MIGRATION_FAILED = "MigrationFailed"
+    INTERNAL_ERROR = "InternalError"  # a failure of ours, retried with backoff: never the user's to fix
     TABLES_REPLACED = "TablesReplaced"  # an event: the source's rows replaced those of the app's migrations
     REPLACE_NOT_ALLOWED = "ReplaceNotAllowed"
     TASK_RUNNING = "TaskRunning"

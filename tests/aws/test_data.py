@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 
 import psycopg
 
-from appmod_operator.reconcile import engine, jobs
+from appmod_operator.reconcile import data, engine, jobs
 from tests.aws.conftest import body
 from tests.aws.test_database import conditions
 from tests.aws.test_database import secret_value as read_secret
@@ -44,7 +45,8 @@ def run_until(made: dict, done, passes: int = PASSES) -> list[dict]:
         written.append(result.status)
         if done(result.status):
             return written
-        jobs.wait(60)
+        if not jobs.wait(60) and result.retry_after:
+            time.sleep(0.2)  # a failed migration is retried after a backoff, not at the next pass at once
     raise AssertionError(f"not reached in {passes} passes: {conditions(written[-1])}")
 
 
@@ -136,6 +138,29 @@ def test_a_database_that_does_not_answer_is_retried_not_stalled(postgres, boto, 
     assert read_secret(boto)["password"] not in json.dumps(written)
     grant(postgres, boto, database_name)
     run_until(made, ready)
+    assert fetch(pg_url, "SELECT count(*) FROM product") == [(3,)]
+
+
+def test_an_internal_error_is_retried_with_backoff_not_stalled(postgres, boto, database_name, sqlite_file, pg_url,
+                                                               monkeypatch):
+    failures = iter([KeyError("pg")])  # the first run meets a bug of ours; the next one works
+    real = data.run.migrate
+
+    def migrate(*args, **kwargs):
+        for error in failures:
+            raise error
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(data.run, "migrate", migrate)
+    made = resource(database_name, {"path": str(sqlite_file)})
+    first_pass(made, postgres, boto, database_name)
+    written = run_until(made, lambda s: conditions(s)["DataMigrated"][1] == "InternalError")
+    got, message = conditions(written[-1]), next(c["message"] for c in written[-1]["conditions"]
+                                                 if c["type"] == "DataMigrated")
+    assert got["Stalled"] == ("False", "SpecValid") and got["Reconciling"][0] == "True"
+    assert "KeyError" in message and "attempt 1, retrying in" in message
+    run_until(made, ready)
+    assert jobs.find_job(made["metadata"]["uid"]).attempt == 2
     assert fetch(pg_url, "SELECT count(*) FROM product") == [(3,)]
 
 

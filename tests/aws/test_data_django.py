@@ -34,7 +34,7 @@ def test_the_oscar_shop_migrates_over_what_djangos_migrate_wrote(postgres, boto,
 
     job = jobs.find_job(made["metadata"]["uid"])
     result = engine.reconcile(made)  # the next pass, and one of a restarted operator: nothing copied again
-    jobs.forget_job(made["metadata"]["uid"])
+    jobs.forget(made["metadata"]["uid"])
     restarted = engine.reconcile({**made, "status": result.status})
     assert conditions(restarted.status)["DataMigrated"] == ("True", "Migrated")
     assert jobs.find_job(made["metadata"]["uid"]) is None and job.report.summary()["tables"] == 94

@@ -3,9 +3,12 @@ stopped on request, waited for by the command line."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 
-from appmod_operator.errors import TargetError
+from appmod_operator import config
+from appmod_operator.errors import TargetError, TargetNotEmpty
 from appmod_operator.migration.job import Report
 from appmod_operator.reconcile import jobs
 
@@ -43,5 +46,44 @@ def test_a_failed_job_keeps_its_error_until_forgotten():
     job = jobs.start_job(uid, "k1", "shop/oscar", work)
     job.thread.join(5)
     assert isinstance(job.error, TargetError) and job.report is None
-    jobs.forget_job(uid)
+    jobs.forget(uid)
     assert jobs.find_job(uid) is None
+
+
+def test_an_internal_error_is_retried_with_backoff_not_left_to_the_user():
+    uid = f"u-{uuid.uuid4().hex}"
+    config.load(environ={"APPMOD_POLL_SECONDS": "10"})
+    try:
+        job = jobs.start_job(uid, "k1", "shop/oscar", lambda progress, stop: {}["pg"], attempt=3)
+        job.thread.join(5)
+        assert isinstance(job.error, KeyError) and job.retryable
+        assert 39 < job.retry_in() <= 40  # 10 s doubled per attempt after the first
+        refused = jobs.start_job(uid, "k2", "shop/oscar", lambda p, s: (_ for _ in ()).throw(TargetNotEmpty("t")))
+        refused.thread.join(5)
+        assert not refused.retryable  # the data is at fault: the user's to fix
+    finally:
+        config.load()
+        jobs.forget(uid)
+
+
+def test_migrations_beyond_the_bound_wait_queued_and_stop_when_asked():
+    config.load(environ={"APPMOD_MAX_MIGRATIONS": "1"})
+    first, second, third = (f"u-{uuid.uuid4().hex}" for _ in range(3))
+    try:
+        release = threading.Event()
+        running = jobs.start_job(first, "k", "a/one", lambda p, stop: release.wait(10) and Report())
+        queued = jobs.start_job(second, "k", "a/two", lambda p, stop: Report())
+        abandoned = jobs.start_job(third, "k", "a/three", lambda p, stop: Report())
+        time.sleep(0.3)
+        assert queued.queued and queued.describe_progress().startswith("queued: 1 data migrations")
+        assert jobs.count(jobs.DATA) == 3
+        jobs.forget(third)  # deleted while queued: never runs, and nothing of it is kept
+        abandoned.thread.join(5)
+        assert isinstance(abandoned.error, TargetError) and jobs.find_job(third) is None
+        release.set()
+        queued.thread.join(5)
+        assert running.report is not None and queued.report is not None and not queued.queued
+    finally:
+        config.load()
+        for uid in (first, second, third):
+            jobs.forget(uid)

@@ -75,10 +75,10 @@ class Threads:
         return self._pool.submit(lambda: stored_checksum(self._connections()[1], relation, fields, key, bounds))
 
     def _connections(self) -> tuple:
-        if not hasattr(self._local, "pg"):
-            self._local.sqlite, self._local.pg = source.connect(self._source_path), target.connect(self._target_url)
-            self._opened += [self._local.sqlite, self._local.pg]
-        return self._local.sqlite, self._local.pg
+        if not hasattr(self._local, "pair"):
+            self._local.pair = open_pair(self._source_path, self._target_url)
+            self._opened += self._local.pair
+        return self._local.pair
 
     def close(self) -> None:
         self.stop.set()
@@ -103,7 +103,7 @@ def _start_forkserver() -> None:
         signal.signal(signal.SIGINT, previous)
 
 
-_worker: dict = {}
+_worker: dict = {}  # a worker process's own state: each pool has processes of its own
 
 
 def _start(source_path: str, target_url: str, stop, messages) -> None:
@@ -113,21 +113,31 @@ def _start(source_path: str, target_url: str, stop, messages) -> None:
     _worker.update(source_path=source_path, target_url=target_url, stop=stop, messages=messages)
 
 
-def _connections() -> None:
-    if "sqlite" not in _worker:
-        _worker["sqlite"] = source.connect(_worker["source_path"])
-        _worker["pg"] = target.connect(_worker["target_url"])
+def open_pair(source_path: str, target_url: str) -> tuple:
+    """A worker's (sqlite, pg) connections, both or neither: a database refusing the connection (`too many
+    clients`) must leave nothing half-opened that the worker's next unit would take for ready."""
+    sqlite = source.connect(source_path)
+    try:
+        return sqlite, target.connect(target_url)
+    except BaseException:
+        sqlite.close()
+        raise
+
+
+def _connections() -> tuple:
+    if "pair" not in _worker:
+        _worker["pair"] = open_pair(_worker["source_path"], _worker["target_url"])
+    return _worker["pair"]
 
 
 def _load(p: plan.TablePlan, bounds: tuple[int, int] | None, relation: str) -> copy.UnitResult:
-    _connections()
-    return copy.load(_worker["sqlite"], _worker["pg"], p, bounds, relation, _worker["stop"],
+    sqlite, pg = _connections()
+    return copy.load(sqlite, pg, p, bounds, relation, _worker["stop"],
                      lambda rows: _worker["messages"].put((p.name, rows)))
 
 
 def _checksum(relation: str, fields: list[str], key: str, bounds: tuple[int, int]) -> int:
-    _connections()
-    return stored_checksum(_worker["pg"], relation, fields, key, bounds)
+    return stored_checksum(_connections()[1], relation, fields, key, bounds)
 
 
 def stored_checksum(pg, relation: str, fields: list[str], key: str, bounds: tuple[int, int]) -> int:

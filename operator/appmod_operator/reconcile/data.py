@@ -11,7 +11,8 @@ inside the VPC (data_task.py), for when the operator cannot reach the database.
 Once per spec generation and source version (the image's digest, the S3 object's ETag, the file's
 hash): a finished migration is remembered in the status and not run again until one of them changes.
 A run that fails on the data (a table holding other rows, a value its column cannot hold, a failed
-verification) stalls until the user changes something; one that cannot reach the database is retried.
+verification) stalls until the user changes something; one that cannot reach the database, or fails on an
+error of ours, is retried with backoff.
 Called by engine.py.
 """
 
@@ -178,11 +179,16 @@ def build_report(report: Mapping, version: str, message: str, remigrate: str = "
                        events=events)
 
 
-def build_failure(error: Exception, version: str) -> StepOutcome:
-    """A failed run: stalled when the data or the spec is at fault, retried when the database was not there."""
-    data = {"migration": {"data": {"sourceDigest": version}}}
-    if isinstance(error, TargetError):
-        return StepOutcome(False, error.reason, f"{error}; retrying", data, waiting=True)
+def build_failure(job: jobs.Job, version: str) -> StepOutcome:
+    """A failed run: retried with backoff when the database was not there or the failure is ours (an
+    internal error is no reason to wait for the user), stalled when the data or the spec is at fault."""
+    error, data = job.error, {"migration": {"data": {"sourceDigest": version}}}
+    if job.retryable:
+        what = str(error) if isinstance(error, TargetError) else \
+            f"the data migration failed unexpectedly ({type(error).__name__}: {error})"
+        reason = error.reason if isinstance(error, TargetError) else Reason.INTERNAL_ERROR
+        return StepOutcome(False, reason, f"{what}; attempt {job.attempt}, retrying in {job.retry_in():.0f}s", data,
+                           waiting=True)
     reason = error.reason if isinstance(error, UserError) else Reason.MIGRATION_FAILED
     hint = (f"; to replace them with the source's rows, set spec.migration.data.allowReplace: true and give the "
             f"annotation {REMIGRATE_ANNOTATION} a new value") if isinstance(error, TargetNotEmpty) else ""
@@ -198,19 +204,19 @@ def _ensure_job(app: AppSpec, owner: Owner, key: str, version: str, options: Cal
         job.stop.set()  # a newer spec or source: the run for the older one stops between units
         return StepOutcome(False, Reason.MIGRATING, "stopping the data migration of an earlier spec or source "
                            "before starting this one", running, waiting=True)
-    if job is None or job.key != key:
+    again = job is not None and job.key == key and job.retryable and not job.retry_in()
+    if job is None or job.key != key or again:
         chosen = options()
         log.info("%s: starting the data migration of %s (%s%s)", owner.ref, version, chosen.schema,
                  ", replacing what the schema step wrote" if chosen.replace else "")
         job = jobs.start_job(owner.key, key, owner.ref, lambda progress, stop: _migrate(app, owner, version, chosen,
-                                                                                         progress, stop))
+                                                                                         progress, stop),
+                             attempt=job.attempt + 1 if again else 1)
     if job.running:
         return StepOutcome(False, Reason.MIGRATING, f"copying the data: {job.describe_progress()}", running,
                            waiting=True)
     if job.error is not None:
-        if isinstance(job.error, TargetError):
-            jobs.forget_job(owner.key)  # the next pass tries again
-        return build_failure(job.error, version)
+        return build_failure(job, version)
     return build_report(job.report.summary(), version, f"copied by the operator in {job.report.seconds:.1f}s",
                         remigrate)
 

@@ -1,81 +1,125 @@
-"""In-process data migrations (`spec.migration.data.runner: Operator`): each runs in a thread of its own
-beside the reconcile, so a pass never blocks on a copy that takes minutes and the resource's status
-can say how far it got. One job per resource at a time; the latest is kept with its outcome until the
-resource's next job replaces it, so the pass after it finished reads its report.
+"""Long work that runs beside the reconcile in this process: the in-process data migrations
+(`spec.migration.data.runner: Operator`, kind DATA) and the image copies (kind IMAGE). Each runs in a
+thread of its own, so a pass never holds kopf's worker (nor the resource's lock) on a copy that takes
+minutes, and the resource's status can say how far it got. One job per resource and kind at a time; the
+latest is kept with its outcome until the resource's next job of that kind replaces it, so the pass after
+it finished reads its report. A resource's jobs are dropped when it is deleted (`forget`).
 
-A job lives only in this process. After a restart the step starts it again, and the migration engine
-converges (a table is either complete and verified, or absent), so nothing is copied twice.
-Called by data.py (start, find); cli.py waits for jobs before it reports (`wait`), handlers.py stops
-them when the operator shuts down, and engine.py when the resource is deleted (`stop`).
+At most `APPMOD_MAX_MIGRATIONS` data migrations copy at once; the others wait in their threads, queued,
+so that many resources sharing one database server do not exhaust its connections. A job that failed
+on something retrying may fix (the database not answering, an internal error) says how soon its step
+may start it again (`retry_in`), backing off with each attempt.
+
+A job lives only in this process. After a restart the step starts it again, and the work converges (a
+table is either complete and verified, or absent; a blob is either in ECR or not), so nothing is copied
+twice. Called by data.py and image.py (start, find); cli.py waits for jobs before it reports (`wait`),
+handlers.py stops them when the operator shuts down, and engine.py when the resource is deleted (`stop`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from appmod_operator.errors import UserError
-from appmod_operator.migration.job import Progress, Report
+from appmod_operator import config
+from appmod_operator.errors import TargetError, UserError
 
 log = logging.getLogger(__name__)
 
-Work = Callable[[Progress, threading.Event], Report]
+DATA = "data"
+IMAGE = "image"
+MAX_BACKOFF_SECONDS = 600
+
+Progress = Callable[[str, int, int], None]  # (unit, done, in all): rows of a table, bytes of a blob
+Work = Callable[[Progress, threading.Event], object]
 
 
 @dataclass
 class Job:
-    """One migration: `key` says which spec generation and source version it copies."""
+    """One run: `key` says which spec generation and source version it works for; `attempt` counts the
+    runs for that key."""
 
     key: str
     name: str
+    attempt: int = 1
+    kind: str = DATA
     stop: threading.Event = field(default_factory=threading.Event)
-    progress: dict[str, tuple[int, int]] = field(default_factory=dict)  # table -> (rows done, rows in all)
-    report: Report | None = None
+    progress: dict[str, tuple[int, int]] = field(default_factory=dict)  # unit -> (done, in all)
+    report: object = None
     error: Exception | None = None
     thread: threading.Thread | None = None
+    queued: bool = False  # waiting for a free slot (APPMOD_MAX_MIGRATIONS)
+    ended: float | None = None  # time.monotonic() when it finished
 
     @property
     def running(self) -> bool:
         return self.thread is not None and self.thread.is_alive()
 
-    def update(self, table: str, done: int, total: int) -> None:
-        self.progress[table] = (done, total)
+    @property
+    def retryable(self) -> bool:
+        """Failed on something that another attempt may get past: the database not answering yet, or an
+        error of ours (a bug is not the user's to fix, and must not leave the resource Stalled for good)."""
+        return self.error is not None and (isinstance(self.error, TargetError)
+                                           or not isinstance(self.error, UserError))
 
-    def describe_progress(self) -> str:
+    def retry_in(self) -> float:
+        """Seconds until a retryable failure may run again: the poll interval, doubled per attempt."""
+        delay = min(config.current().poll_seconds * 2 ** (self.attempt - 1), MAX_BACKOFF_SECONDS)
+        return max(0.0, (self.ended or time.monotonic()) + delay - time.monotonic())
+
+    def update(self, unit: str, done: int, total: int) -> None:
+        self.progress[unit] = (done, total)
+
+    def describe_progress(self, what: str = "rows") -> str:
+        if self.queued:
+            return (f"queued: {config.current().max_migrations} data migrations are copying already "
+                    "(APPMOD_MAX_MIGRATIONS)")
         done = sum(d for d, _ in self.progress.values())
         total = sum(t for _, t in self.progress.values())
         finished = sum(1 for d, t in self.progress.values() if d >= t)
-        return (f"{done:,} of {total:,} rows copied; {finished} of the {len(self.progress)} tables started are "
+        units = "tables" if what == "rows" else "blobs"
+        return (f"{done:,} of {total:,} {what} copied; {finished} of the {len(self.progress)} {units} started are "
                 "complete" if self.progress else "reading the source")
 
 
-_jobs: dict[str, Job] = {}
+_jobs: dict[tuple[str, str], Job] = {}
 _lock = threading.Lock()
+_slots: dict[int, threading.BoundedSemaphore] = {}  # APPMOD_MAX_MIGRATIONS -> its slots
 
 
-def find_job(uid: str) -> Job | None:
-    """The resource's latest job, running or finished; None when this process has not run one."""
+def find_job(uid: str, kind: str = DATA) -> Job | None:
+    """The resource's latest job of `kind`, running or finished; None when this process has not run one."""
     with _lock:
-        return _jobs.get(uid)
+        return _jobs.get((uid, kind))
 
 
-def start_job(uid: str, key: str, name: str, work: Work) -> Job:
-    """Runs `work(progress, stop)` in a new thread as the resource's job; the caller makes sure its
-    previous job has stopped."""
-    job = Job(key, name)
-    job.thread = threading.Thread(target=_run, args=(job, work), name=f"migrate {name}", daemon=True)
+def start_job(uid: str, key: str, name: str, work: Work, kind: str = DATA, attempt: int = 1) -> Job:
+    """Runs `work(progress, stop)` in a new thread as the resource's job of `kind`; the caller makes sure
+    its previous job of that kind has stopped. A data migration first waits for a slot."""
+    job = Job(key, name, attempt, kind)
+    slots = _migration_slots() if kind == DATA else None
+    job.thread = threading.Thread(target=_run, args=(job, work, slots), name=f"{kind} {name}", daemon=True)
     with _lock:
-        _jobs[uid] = job
+        _jobs[(uid, kind)] = job
     job.thread.start()
     return job
 
 
-def forget_job(uid: str) -> None:
-    """Drops a finished job, so the next pass starts another (after a failure worth retrying)."""
+def forget(uid: str) -> None:
+    """Drops every job of the resource (deleted, or no longer ours): nothing of it stays in memory."""
+    stop(uid)
     with _lock:
-        _jobs.pop(uid, None)
+        for key in [k for k in _jobs if k[0] == uid]:
+            del _jobs[key]
+
+
+def count(kind: str | None = None) -> int:
+    """Jobs running now (of `kind`, or of any kind): the in-flight jobs metric."""
+    with _lock:
+        return sum(1 for (_, k), job in _jobs.items() if job.running and kind in (None, k))
 
 
 def wait(timeout: float | None = None) -> bool:
@@ -88,19 +132,48 @@ def wait(timeout: float | None = None) -> bool:
 
 
 def stop(uid: str | None = None) -> None:
-    """Asks the resource's job (every job, with None) to stop between units of work: what is complete
+    """Asks the resource's jobs (every job, with None) to stop between units of work: what is complete
     stays, the rest is absent."""
     with _lock:
-        for key, job in _jobs.items():
-            if uid is None or key == uid:
+        for (owner, _), job in _jobs.items():
+            if uid is None or owner == uid:
                 job.stop.set()
 
 
-def _run(job: Job, work: Work) -> None:
+def _migration_slots() -> threading.BoundedSemaphore:
+    limit = config.current().max_migrations
+    with _lock:
+        return _slots.setdefault(limit, threading.BoundedSemaphore(limit))
+
+
+def _run(job: Job, work: Work, slots: threading.BoundedSemaphore | None) -> None:
     try:
-        job.report = work(job.update, job.stop)
+        if slots is not None and not _take(slots, job):
+            job.error = TargetError("stopped while queued for a free migration slot")
+            return
+        try:
+            job.report = work(job.update, job.stop)
+        finally:
+            if slots is not None:
+                slots.release()
     except Exception as e:
         job.error = e
         # A UserError says all there is to say; anything else is a bug worth its traceback.
-        log.info("%s: the data migration ended with %s: %s", job.name, type(e).__name__, e,
-                 exc_info=not isinstance(e, UserError))
+        log.log(logging.INFO if isinstance(e, UserError) else logging.ERROR, "%s: the %s job ended with %s: %s",
+                job.name, job.kind, type(e).__name__, e, exc_info=not isinstance(e, UserError))
+    finally:
+        job.ended = time.monotonic()
+
+
+def _take(slots: threading.BoundedSemaphore, job: Job) -> bool:
+    """A slot, waiting queued for one; False when asked to stop first."""
+    if slots.acquire(blocking=False):
+        return True
+    job.queued = True
+    try:
+        while not job.stop.is_set():
+            if slots.acquire(timeout=0.5):
+                return True
+        return False
+    finally:
+        job.queued = False
