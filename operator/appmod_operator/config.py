@@ -100,6 +100,8 @@ SETTINGS = (
             "info", "debug, info, warning or error"),
     Setting("metrics_port", ("APPMOD_METRICS_PORT",), "--metrics-port", _port, None,
             "port of the Prometheus endpoint; unset = off"),
+    Setting("metrics_address", ("APPMOD_METRICS_ADDRESS",), "--metrics-address", str, "0.0.0.0",
+            "address the Prometheus endpoint listens on"),
     Setting("resync_seconds", ("APPMOD_RESYNC_SECONDS",), "--resync-seconds", _positive, 60,
             "how often each resource is re-read from AWS to correct drift"),
     Setting("poll_seconds", ("APPMOD_POLL_SECONDS",), "--poll-seconds", _positive, 30,
@@ -123,6 +125,7 @@ class Settings:
     log_format: str = "text"
     log_level: str = "info"
     metrics_port: int | None = None
+    metrics_address: str = "0.0.0.0"
     resync_seconds: int = 60
     poll_seconds: int = 30
     max_reconciles: int = 4

@@ -138,6 +138,15 @@ def aws_error(operation: str, code: str, message: str) -> AwsError:
     return cls(operation, code, message)
 
 
+class InternalError(Exception):
+    """An exception nothing expected (a bug of ours): retried, and said as it is; never the user's to fix."""
+
+    reason = "InternalError"
+
+    def __init__(self, error: BaseException):
+        super().__init__(f"internal error ({type(error).__name__}: {error})")
+
+
 class RegistryError(Exception):
     """A registry answered with a server error, or could not be reached: worth retrying later."""
 
@@ -149,6 +158,13 @@ class DigestMismatch(RegistryError):
     attempt reads them again)."""
 
     reason = "DigestMismatch"
+
+
+class CopyStopped(RegistryError):
+    """An image copy asked to stop (the operator shutting down, the resource deleted) before it finished;
+    nothing of the blob being sent was committed."""
+
+    reason = "CopyStopped"
 
 
 class ImageNotFound(UserError):

@@ -32,6 +32,12 @@ def teardown(body: kopf.Body, patch: kopf.Patch, **_) -> None:
     _apply(engine.teardown(body), body, patch)
 
 
+@kopf.on.event(*RESOURCE, when=lambda type, **_: type == "DELETED")
+def forget(body: kopf.Body, **_) -> None:
+    """Gone from the API server (its teardown done, or its finalizer removed by hand): nothing of it stays."""
+    engine.forget(body)
+
+
 @kopf.on.login()
 def login(**kwargs) -> kopf.ConnectionInfo | None:
     """From the kubeconfig an ECS task was handed, else kopf's usual login."""
@@ -46,11 +52,11 @@ def stop(**_) -> None:
 
 
 def _apply(result: Result, body: kopf.Body, patch: kopf.Patch) -> None:
-    """Drift put right, and other changes a step names, are said in an event each. The status goes out
+    """Condition transitions, AWS changes and drift put right are said in an event each. The status goes out
     with kopf's patch even when we ask to be called again: kopf applies the patch after the handler,
     failed or not, and keeps our finalizer while a delete handler retries."""
-    for reason, message in result.events:
-        kopf.event(body, type="Normal", reason=reason, message=message)
+    for event in result.events:
+        kopf.event(body, type=event.type, reason=event.reason, message=event.message)
     patch.status.update(result.status)
     if result.retry_after is not None:
         raise kopf.TemporaryError(result.message, delay=result.retry_after)

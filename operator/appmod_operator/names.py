@@ -29,6 +29,12 @@ class Owner:
     name: str
     uid: str
 
+    @classmethod
+    def of(cls, body: Mapping) -> Owner:
+        """The owner a resource's body describes (a resource read from a file has no uid)."""
+        meta = body.get("metadata") or {}
+        return cls(meta.get("namespace", "default"), meta.get("name", ""), meta.get("uid", ""))
+
     @property
     def ref(self) -> str:
         return f"{self.namespace}/{self.name}"

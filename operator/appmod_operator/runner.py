@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import socket
 
 import kopf
 
-from appmod_operator import FINALIZER, GROUP, config, kubeconfig, logs
+from appmod_operator import FINALIZER, GROUP, config, kubeconfig, logs, metrics
 from appmod_operator.errors import ConfigError
 
 # The API server ends each watch after this long; the client gives up a little later on its own.
@@ -33,6 +34,9 @@ def build_kopf_settings() -> kopf.OperatorSettings:
     settings.watching.client_timeout = WATCH_CLIENT_TIMEOUT
     settings.watching.connect_timeout = 30
     settings.networking.request_timeout = 60
+    # The events are the engine's own (condition transitions, AWS changes), posted with kopf.event: kopf's
+    # posting of its log lines as events would add one per pass ("Timer 'reconcile' succeeded") and flood.
+    settings.posting.level = logging.CRITICAL
     # Handlers are sync: each pass takes one of these threads. Copies run in jobs.py's threads instead.
     settings.execution.max_workers = config.current().max_reconciles
     return settings
@@ -57,6 +61,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logs.configure(args.settings)
     kubeconfig.use_secret_from_environment()
+    if args.settings.metrics_port:
+        metrics.serve(args.settings.metrics_address, args.settings.metrics_port)
     from appmod_operator import handlers  # noqa: F401 - registers the handlers, after settings are loaded
 
     asyncio.run(kopf.operator(

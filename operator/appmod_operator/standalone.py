@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from appmod_operator import KIND, config, spec
+from appmod_operator import KIND, config, spec, status
 from appmod_operator.errors import UserError
 from appmod_operator.names import Owner
 from appmod_operator.reconcile import engine, jobs
@@ -53,7 +53,7 @@ class Tracked:
         return self.result.status if self.result else {}
 
     def condition(self, type_: str) -> Mapping:
-        return next((c for c in self.status.get("conditions", ()) if c.get("type") == type_), {})
+        return status.condition(self.status, type_)
 
     @property
     def ready(self) -> bool:
@@ -131,8 +131,6 @@ def _drive(bodies: list[dict], one_pass: Callable[[Mapping], Result], done: Call
 
 
 def _wait(t: Tracked) -> float:
-    meta = t.body["metadata"]
-    job = jobs.find_job(Owner(meta["namespace"], meta["name"], meta.get("uid", "")).key)  # the data step's key
-    if job is not None and job.running:
+    if jobs.busy(Owner.of(t.body).key):  # a copy beside the pass: its progress is worth showing sooner
         return JOB_POLL_SECONDS
     return t.result.retry_after if t.result.retry_after is not None else config.current().poll_seconds

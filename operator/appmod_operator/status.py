@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
+from appmod_operator import errors
+
 # Summary conditions (kstatus).
 READY = "Ready"
 RECONCILING = "Reconciling"
@@ -44,20 +46,26 @@ class Reason:
     NOT_FOUND = "NotFound"
     RETAINED = "Retained"
     REPLICATED = "Replicated"
+    COPYING = "Copying"
     WAITING = "WaitingForSteps"
     STABLE = "Stable"
     ROLLING_OUT = "RollingOut"
     ROLLOUT_FAILED = "RolloutFailed"
+    BELOW_DESIRED = "BelowDesiredCount"
     DRIFT_CORRECTED = "DriftCorrected"
     MIGRATED = "Migrated"
     MIGRATING = "Migrating"
     MIGRATION_FAILED = "MigrationFailed"
-    INTERNAL_ERROR = "InternalError"  # a failure of ours, retried with backoff: never the user's to fix
+    INTERNAL_ERROR = errors.InternalError.reason  # a failure of ours, retried with backoff: never the user's to fix
     TABLES_REPLACED = "TablesReplaced"  # an event: the source's rows replaced those of the app's migrations
     REPLACE_NOT_ALLOWED = "ReplaceNotAllowed"
     TASK_RUNNING = "TaskRunning"
     TASK_FAILED = "TaskFailed"
     NOT_APPLICABLE = "NotApplicable"
+    # Reasons of a failure (besides Stalled=True): their transitions are Warning events.
+    FAILURES = frozenset({errors.AwsError.reason, errors.RegistryError.reason, errors.DigestMismatch.reason,
+                          errors.DockerPushFailed.reason, errors.TargetError.reason, INTERNAL_ERROR, MIGRATION_FAILED,
+                          ROLLOUT_FAILED, TASK_FAILED})
 
 
 class Phase:
@@ -70,6 +78,11 @@ class Phase:
     FAILED = "Failed"
     PAUSED = "Paused"
     DELETING = "Deleting"
+
+
+def condition(status: Mapping, type_: str) -> Mapping:
+    """The condition of `type_` in a resource's status; {} when it has none."""
+    return next((c for c in status.get("conditions") or () if c.get("type") == type_), {})
 
 
 def now() -> str:
@@ -97,6 +110,17 @@ class Conditions:
             "observedGeneration": self._generation,
             "lastTransitionTime": self._at if flipped else before.get("lastTransitionTime", self._at),
         }
+
+    def transitions(self, types: Sequence[str], flips_only: Sequence[str] = ()) -> list[dict]:
+        """Conditions of `types` set this time whose status or reason differs from before (for those in
+        `flips_only`, whose status does): each worth one event, and a pass that changes nothing has none."""
+        changed = []
+        for type_, now_ in self._current.items():
+            before = self._previous.get(type_) or {}
+            key = ("status",) if type_ in flips_only else ("status", "reason")
+            if type_ in types and any(before.get(k) != now_[k] for k in key):
+                changed.append(now_)
+        return changed
 
     def as_list(self) -> list[dict]:
         """Summary conditions first, then steps in run order; conditions not set this time are kept."""

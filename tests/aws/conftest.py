@@ -14,6 +14,8 @@ import pytest
 from appmod_operator import config
 from appmod_operator.aws import clients
 from appmod_operator.names import Owner
+from appmod_operator.reconcile import engine, jobs
+from appmod_operator.reconcile.outcome import Result
 from tests.migration.sqlite_db import products
 from tests.unit.test_spec import MINIMAL
 
@@ -25,6 +27,15 @@ EVERY_SERVICE = (*SERVICES, "ecr", "ecs", "iam", "logs", "s3")
 
 # The steps besides the data migration's, for tests of those: no data to copy (test_data.py copies some).
 NO_DATA = {"schema": {"strategy": "None"}, "data": {"enabled": False}}
+
+
+def settled(made: dict) -> Result:
+    """A pass, then as many as the copies it started beside it need (kopf's next passes, without the wait):
+    the status once no image copy or data migration runs any more."""
+    result = engine.reconcile(made)
+    while jobs.wait(120):
+        result = engine.reconcile(made)
+    return result
 
 
 def body(generation: int = 1, uid: str = UID, migration: dict = NO_DATA, **database) -> dict:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 import uuid
 
 import psycopg
 
+from appmod_operator import config
 from appmod_operator.reconcile import data, engine, jobs
 from tests.aws.conftest import body
 from tests.aws.test_database import conditions
@@ -162,6 +164,53 @@ def test_an_internal_error_is_retried_with_backoff_not_stalled(postgres, boto, d
     run_until(made, ready)
     assert jobs.find_job(made["metadata"]["uid"]).attempt == 2
     assert fetch(pg_url, "SELECT count(*) FROM product") == [(3,)]
+
+
+def test_a_migration_beyond_the_bound_is_pending_until_a_slot_frees(postgres, boto, database_name, sqlite_file,
+                                                                     pg_url, monkeypatch):
+    monkeypatch.setenv("APPMOD_MAX_MIGRATIONS", "1")
+    config.load()
+    release = threading.Event()
+    other = f"uid-{uuid.uuid4().hex[:8]}"
+    jobs.start_job(other, "k", "shop/other", lambda progress, stop: release.wait(60) and None)  # holds the slot
+    try:
+        made = resource(database_name, {"path": str(sqlite_file)})
+        first_pass(made, postgres, boto, database_name)
+        for _ in range(PASSES):  # passes without waiting for the jobs: one of them holds the only slot
+            made["status"] = engine.reconcile(made).status
+            if made["status"]["phase"] == "Pending":
+                break
+            time.sleep(0.2)
+        message = next(c["message"] for c in made["status"]["conditions"] if c["type"] == "DataMigrated")
+        assert "queued: 1 data migrations are copying already" in message
+        release.set()
+        run_until(made, ready)
+        assert fetch(pg_url, "SELECT count(*) FROM product") == [(3,)]
+    finally:
+        release.set()
+        jobs.forget(other)
+
+
+def test_a_cluster_made_again_gets_its_data_again(postgres, boto, database_name, sqlite_file, pg_url):
+    made = resource(database_name, {"path": str(sqlite_file)})
+    first_pass(made, postgres, boto, database_name)
+    run_until(made, ready)
+    first = made["status"]["database"]["resourceId"]
+    assert made["status"]["migration"]["data"]["clusterResourceId"] == first
+    # Someone deletes the cluster (its data with it); the status still says the data is migrated.
+    rds, identifier = boto("rds"), made["status"]["database"]["clusterIdentifier"]
+    for instance in rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]["DBClusterMembers"]:
+        rds.delete_db_instance(DBInstanceIdentifier=instance["DBInstanceIdentifier"], SkipFinalSnapshot=True)
+    rds.modify_db_cluster(DBClusterIdentifier=identifier, DeletionProtection=False)
+    rds.delete_db_cluster(DBClusterIdentifier=identifier, SkipFinalSnapshot=True)
+    fetch(pg_url, "DROP TABLE product")
+    written = run_until(made, lambda s: s.get("database", {}).get("resourceId") not in (None, first))
+    grant(postgres, boto, database_name)  # the new cluster's master user
+    written += run_until(made, ready)
+    assert any(conditions(s)["DataMigrated"][0] == "False" for s in written)  # not taken for done
+    assert fetch(pg_url, "SELECT count(*) FROM product") == [(3,)]
+    data = made["status"]["migration"]["data"]
+    assert data["clusterResourceId"] == made["status"]["database"]["resourceId"] != first
 
 
 def test_a_database_in_the_image_is_copied_from_the_digest_replicated(postgres, boto, database_name, pg_url):

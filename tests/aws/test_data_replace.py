@@ -30,7 +30,7 @@ def passes(made: dict, done, limit: int = PASSES) -> list:
 
 
 def events(results: list) -> list[tuple[str, str]]:
-    return [e for r in results for e in r.events if e[0] == "TablesReplaced"]
+    return [(e.reason, e.message) for r in results for e in r.events if e.reason == "TablesReplaced"]
 
 
 @pytest.fixture

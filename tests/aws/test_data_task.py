@@ -182,7 +182,8 @@ def exit_codes(monkeypatch, *codes: int | None, stop_code: str = "EssentialConta
 
 def token_of(ready: dict, generation: int = 1) -> str:
     version = ready["image"]["sourceDigest"]
-    return data_task.KIND.started_by(tasks.build_key(OWNER.ref, OWNER.uid, generation, version))
+    return data_task.KIND.started_by(tasks.build_key(OWNER.ref, OWNER.uid, generation, version,
+                                                     ready["database"]["resourceId"]))
 
 
 def inline_policy(boto, role: str = OWNER.migration_role_name) -> dict:
@@ -432,7 +433,8 @@ def test_migrated_from_the_summary_the_task_logged(ready, app, boto, calls, oper
     part = final.status["migration"]["data"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", part.pop("completedAt"))
     assert part == {"tables": 2, "rows": 1234, "bytes": 50_100, "checksum": SUMMARY["checksum"],
-                    "sourceDigest": ready["image"]["sourceDigest"]}
+                    "sourceDigest": ready["image"]["sourceDigest"],
+                    "clusterResourceId": ready["database"]["resourceId"]}  # the cluster it went into
     [condition] = [c for c in after.previous["conditions"] if c["type"] == "DataMigrated"]
     assert (condition["status"], condition["reason"], condition["observedGeneration"]) == ("True", "Migrated", 1)
     assert calls["RunTask"] == 1 and calls["GetLogEvents"] == 1

@@ -4,11 +4,16 @@ Docker backend, errors in the user's terms, and the repository's fate at teardow
 
 from __future__ import annotations
 
+import re
+import threading
+import time
+
 import pytest
 
-from appmod_operator.reconcile import engine
+from appmod_operator.errors import CopyStopped
+from appmod_operator.reconcile import engine, jobs
 from appmod_operator.registry.client import Registry
-from tests.aws.conftest import body
+from tests.aws.conftest import body, settled
 
 REPOSITORY = "shop-oscar"  # spec.image.repository's default: <namespace>-<name>
 
@@ -36,7 +41,7 @@ def source_digest(source_registry):
 
 
 def test_the_image_is_copied_by_digest_into_a_new_repository(boto, ecr_view, source_digest):
-    result = engine.reconcile(body())
+    result = settled(body())
     assert conditions(result.status)["ImageReplicated"] == ("True", "Replicated")
     image = result.status["image"]
     made = boto("ecr").describe_repositories(repositoryNames=[REPOSITORY])["repositories"][0]
@@ -48,7 +53,7 @@ def test_the_image_is_copied_by_digest_into_a_new_repository(boto, ecr_view, sou
 
 
 def test_a_rerun_sends_nothing(debug_logs):
-    engine.reconcile(body())
+    settled(body())
     debug_logs.clear()
     result = engine.reconcile(body())
     assert conditions(result.status)["ImageReplicated"] == ("True", "Replicated")
@@ -104,7 +109,7 @@ def test_the_docker_backend(dockerd, monkeypatch, ecr_view, source_digest):
     config.load()
     resource = body()
     resource["spec"]["image"] = {"via": "Docker", "repository": "shop-oscar-docker"}
-    result = engine.reconcile(resource)
+    result = settled(resource)
     assert conditions(result.status)["ImageReplicated"] == ("True", "Replicated"), messages(result.status)
     image = result.status["image"]
     assert image["sourceDigest"] == source_digest
@@ -116,10 +121,58 @@ def test_the_docker_backend(dockerd, monkeypatch, ecr_view, source_digest):
 @pytest.mark.parametrize(("policy", "kept"), [("Delete", False), ("Snapshot", True), ("Retain", True)])
 def test_teardown_deletes_the_repository_only_for_delete(boto, policy, kept):
     resource = body()
-    engine.reconcile(resource)
+    settled(resource)
     resource["spec"]["deletionPolicy"] = policy
     for _ in range(4):
         if engine.teardown(resource).retry_after is None:
             break
     names = [r["repositoryName"] for r in boto("ecr").describe_repositories()["repositories"]]
     assert (REPOSITORY in names) is kept
+
+
+def test_the_copy_runs_beside_the_pass_and_says_how_far_it_got(ecr_view, source_digest, monkeypatch):
+    from appmod_operator.registry import copy
+
+    sent, release = threading.Event(), threading.Event()
+    real = copy._watched
+
+    def slow(chunks, digest, size, report):  # holds the first blob until the test has looked
+        for chunk in real(chunks, digest, size, report):
+            sent.set()
+            release.wait(30)
+            yield chunk
+    monkeypatch.setattr(copy, "_watched", slow)
+    resource = body()
+    resource["spec"]["image"] = {"repository": "shop-oscar-slow"}  # one no earlier test filled
+    result = engine.reconcile(resource)
+    assert sent.wait(30)
+    started = time.monotonic()
+    result = engine.reconcile(resource)  # a pass while the copy runs: it returns at once, holding nothing
+    assert time.monotonic() - started < 5 and result.retry_after == 1
+    assert conditions(result.status)["ImageReplicated"] == ("False", "Copying")
+    assert re.search(r"copying .*: [\d,]+ of [\d,]+ bytes copied", messages(result.status)["ImageReplicated"])
+    release.set()
+    assert conditions(settled(resource).status)["ImageReplicated"] == ("True", "Replicated")
+
+
+def test_a_copy_stops_on_delete_before_its_tag_is_pushed(ecr_view, source_digest, monkeypatch):
+    from appmod_operator.registry import copy
+
+    sent, real = threading.Event(), copy._watched
+
+    def held(chunks, digest, size, report):
+        for chunk in real(chunks, digest, size, report):
+            sent.set()
+            report.stop.wait(30)  # until the teardown asks it to stop
+            yield chunk
+    monkeypatch.setattr(copy, "_watched", held)
+    resource = body()
+    resource["spec"]["image"] = {"repository": "shop-oscar-stopped"}
+    engine.reconcile(resource)
+    assert sent.wait(30)
+    job = jobs.find_job(resource["metadata"]["uid"], jobs.IMAGE)
+    resource["spec"]["deletionPolicy"] = "Retain"
+    engine.teardown(resource)
+    job.thread.join(30)
+    assert isinstance(job.error, CopyStopped) and not job.running
+    assert ecr_view.manifest_digest("shop-oscar-stopped", f"v1-{source_digest[7:19]}") is None  # nothing half-made

@@ -144,7 +144,7 @@ def test_the_task_runs_the_image_by_digest_with_the_command_and_the_secret(ready
     assert outcome.status == {"migration": {"schema": {"strategy": "AppCommand", "taskArn": arn}}}
     assert outcome.message == f"schema migration task {arn.rsplit('/', 1)[-1]} ({' '.join(COMMAND)}) is RUNNING"
     task = boto("ecs").describe_tasks(cluster="appmod", tasks=[arn], include=["TAGS"])["tasks"][0]
-    token = schema.build_started_by(OWNER, 1, ready["image"]["sourceDigest"])
+    token = schema.build_started_by(OWNER, 1, ready["image"]["sourceDigest"], ready["database"]["resourceId"])
     assert task["startedBy"] == token and task["launchType"] == "FARGATE"
     assert task["overrides"]["containerOverrides"] == [{"name": "app", "command": COMMAND}]
     assert clients.tag_dict([{"Key": t["key"], "Value": t["value"]} for t in task["tags"]]) == {
@@ -197,8 +197,9 @@ def test_the_token_is_a_valid_started_by_for_exactly_one_generation_and_image():
     assert token == schema.build_started_by(OWNER, 1, OTHER_DIGEST)
     others = {schema.build_started_by(OWNER, 2, OTHER_DIGEST), schema.build_started_by(OWNER, 1, "sha256:" + "1" * 64),
               schema.build_started_by(dataclasses.replace(OWNER, uid="uid-2"), 1, OTHER_DIGEST),
-              schema.build_started_by(dataclasses.replace(OWNER, name="oscar-2"), 1, OTHER_DIGEST)}
-    assert token not in others and len(others) == 4
+              schema.build_started_by(dataclasses.replace(OWNER, name="oscar-2"), 1, OTHER_DIGEST),
+              schema.build_started_by(OWNER, 1, OTHER_DIGEST, "cluster-MADEAGAIN")}  # a cluster made again
+    assert token not in others and len(others) == 5
 
 
 def test_the_step_registers_the_task_definition_when_the_service_has_none(ready, boto, calls):
@@ -302,8 +303,8 @@ def test_a_new_source_digest_starts_a_new_task_and_a_new_generation_does_not(rea
     assert [(t["appmod.io/generation"], t["appmod.io/source-digest"]) for t in tags] == [
         ("1", ready["image"]["sourceDigest"]), ("2", OTHER_DIGEST)]
     assert [tasks[arn]["startedBy"] for arn in (arns[0], arns[2])] == [
-        schema.build_started_by(OWNER, 1, ready["image"]["sourceDigest"]),
-        schema.build_started_by(OWNER, 2, OTHER_DIGEST)]
+        schema.build_started_by(OWNER, 1, ready["image"]["sourceDigest"], ready["database"]["resourceId"]),
+        schema.build_started_by(OWNER, 2, OTHER_DIGEST, ready["database"]["resourceId"])]
     cluster = boto("rds").describe_db_clusters(DBClusterIdentifier=OWNER.cluster_identifier)["DBClusters"][0]
     recorded = {t["Key"]: t["Value"] for t in cluster["TagList"]}
     assert (recorded["appmod.io/schema-source-digest"], recorded["appmod.io/schema-task"]) == (OTHER_DIGEST, arns[2])

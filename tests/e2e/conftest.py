@@ -20,7 +20,7 @@ import yaml
 
 from appmod_operator.names import Owner
 from tests import chart
-from tests.e2e.kubectl import Kubectl, wait_for
+from tests.e2e.kubectl import Kubectl
 from tests.infra import process
 from tests.infra.moto import REGION
 
@@ -52,9 +52,10 @@ def conditions(obj: dict) -> dict[str, dict]:
 
 
 def condition_is(kubectl, name: str, condition: str, status: str = "True", timeout: float = 60) -> dict:
-    """The resource once its `condition` has `status`."""
-    return wait_for(lambda: conditions(o := app(kubectl, name)).get(condition, {}).get("status") == status and o,
-                    f"{condition}={status} on {name}", timeout)
+    """The resource once its `condition` has `status`, waited for as a user would: `kubectl wait`."""
+    kubectl.run("wait", "-n", NAMESPACE, f"--for=condition={condition}={status}", f"appmod/{name}",
+                f"--timeout={int(timeout)}s", timeout=timeout + 30)
+    return app(kubectl, name)
 
 
 def owner(name: str) -> Owner:

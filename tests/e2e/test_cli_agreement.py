@@ -11,8 +11,7 @@ import time
 import pytest
 import yaml
 
-from tests.e2e.conftest import NAMESPACE, app, aws_client, conditions
-from tests.e2e.kubectl import wait_for
+from tests.e2e.conftest import NAMESPACE, aws_client, condition_is, conditions
 
 pytestmark = pytest.mark.e2e
 NAME = "agree"
@@ -60,8 +59,7 @@ def test_apply_then_the_operator_then_plan_agree(kubectl, start_operator, local_
 
     start_operator(resync_seconds=2)
     kubectl.run("apply", "-f", "-", stdin=yaml.safe_dump(body))
-    ready = wait_for(lambda: (o := app(kubectl, NAME)).get("status", {}).get("phase") == "Ready" and o,
-                     "the operator to find the resource Ready", timeout=120)
+    ready = condition_is(kubectl, NAME, "Ready", timeout=120)
     data = conditions(ready)["DataMigrated"]
     assert (data["status"], data["reason"]) == ("True", "Migrated")
     assert "recorded on the cluster" in data["message"], data  # not copied again

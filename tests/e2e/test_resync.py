@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from tests.e2e.conftest import NAMESPACE, app
+from tests.e2e.conftest import NAMESPACE, app, condition_is
 from tests.e2e.kubectl import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -17,8 +17,7 @@ def test_the_timer_rewrites_a_status_that_drifted(kubectl, start_operator, local
     start_operator(resync_seconds=2)
     body = local_example("minimal.yaml", "resync")
     kubectl.run("apply", "-n", NAMESPACE, "-f", "-", stdin=yaml.safe_dump(body))
-    wait_for(lambda: app(kubectl, "resync").get("status", {}).get("phase") == "Ready",
-             "every step to be done")
+    condition_is(kubectl, "resync", "Ready", timeout=120)
     # What the patch returns, not a later read: the timer may already have written the status again by then.
     patched = json.loads(kubectl.run("patch", "appmod", "resync", "-n", NAMESPACE, "--subresource=status",
                                      "--type=merge", "-p", json.dumps({"status": {"phase": "Degraded"}}),

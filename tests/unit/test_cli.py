@@ -40,15 +40,15 @@ def test_reconcile_prints_the_status_it_would_write(aws, source_image, tmp_path)
     result = appmod("reconcile", str(tmp_path / "minimal.yaml"), env=env)
     assert result.returncode == 0, result.stderr
     status = yaml.safe_load(result.stdout)["status"]
-    assert status["phase"] == "Provisioning"
     first = {c["type"]: c for c in status["conditions"]}
     assert set(first) == {"Ready", "Reconciling", "Stalled", "DatabaseReady", "ImageReplicated", "SchemaMigrated",
                           "DataMigrated", "ServiceStable"}
-    assert (first["DatabaseReady"]["status"], first["DatabaseReady"]["reason"]) == ("False", "Creating")
+    # The copy ran beside the pass, so one more pass reported it (the cluster may be available by then).
+    assert first["DatabaseReady"]["reason"] in ("Creating", "Available")
     assert (first["ImageReplicated"]["status"], first["ImageReplicated"]["reason"]) == ("True", "Replicated")
     identifier = status["database"]["clusterIdentifier"]
     assert identifier.startswith("appmod-default-minimal-")
-    assert "run again" in result.stderr
+    assert ("run again" in result.stderr) is (status["phase"] != "Ready")
     # The cluster's identifier is deterministic, so a second pass finds the one the first made.
     result = appmod("reconcile", str(tmp_path / "minimal.yaml"), env=env)
     assert result.returncode == 0, result.stderr

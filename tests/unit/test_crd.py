@@ -250,14 +250,14 @@ STATUS_FIELDS = words(
     conditions[].type conditions[].status conditions[].reason conditions[].message
     conditions[].observedGeneration conditions[].lastTransitionTime
     database database.clusterIdentifier database.clusterArn database.endpoint database.port
-    database.status database.engineVersion database.secretArn
+    database.status database.engineVersion database.secretArn database.resourceId
     image image.repositoryUri image.sourceDigest image.digest
     migration migration.schema migration.schema.strategy migration.schema.completedAt
-    migration.schema.taskArn migration.data migration.data.tables migration.data.rows
+    migration.schema.taskArn migration.schema.clusterResourceId migration.data migration.data.tables migration.data.rows
     migration.data.bytes migration.data.checksum migration.data.sourceDigest
     migration.data.completedAt migration.data.replaced migration.data.refreshed migration.data.renamed
     migration.data.renamed[].kind migration.data.renamed[].from migration.data.renamed[].to
-    migration.data.remigrate
+    migration.data.remigrate migration.data.clusterResourceId
     service service.clusterArn service.serviceArn service.taskDefinitionArn
     service.desiredCount service.runningCount service.rolloutState service.endpoint
 """

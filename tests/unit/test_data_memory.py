@@ -16,12 +16,13 @@ APP = parse({"source": {"image": "registry.example/app:1", "database": {"sqlite"
             "shop", "oscar")
 MIGRATED = {"conditions": [{"type": DATA_MIGRATED, "status": "True", "reason": "Migrated",
                             "message": "copied by Fargate task t: 94 tables", "observedGeneration": 1}],
-            "migration": {"data": {"sourceDigest": DIGEST, "rows": 10}}}
+            "migration": {"data": {"sourceDigest": DIGEST, "rows": 10, "clusterResourceId": "cluster-A"}}}
 
 
-def waiting_pass(source_digest: str | None, remigrate: str = "") -> Context:
-    """Generation 2, the database not ready this pass, the image step's status of this pass."""
-    current = {"image": {"sourceDigest": source_digest}} if source_digest else {}
+def waiting_pass(source_digest: str | None, remigrate: str = "", cluster: str = "cluster-A") -> Context:
+    """Generation 2, the database (`cluster`) not ready this pass, the image step's status of this pass."""
+    current = {"database": {"resourceId": cluster}, **({"image": {"sourceDigest": source_digest}}
+                                                      if source_digest else {})}
     return Context(previous=MIGRATED, current=current, done=frozenset({IMAGE_REPLICATED}), generation=2,
                    remigrate=remigrate)
 
@@ -33,6 +34,7 @@ def test_migrated_data_stays_migrated_while_the_database_waits():
 
 
 def test_a_new_source_version_or_a_remigration_waits_like_a_first_migration():
-    for context in (waiting_pass(OTHER), waiting_pass(DIGEST, remigrate="again"), waiting_pass(None)):
+    for context in (waiting_pass(OTHER), waiting_pass(DIGEST, remigrate="again"), waiting_pass(None),
+                    waiting_pass(DIGEST, cluster="cluster-MADE-AGAIN")):  # its data went with the old cluster
         outcome = data.ensure_data(APP, OWNER, context)
         assert (outcome.done, outcome.reason) == (False, "WaitingForSteps") and DATABASE_READY in outcome.message

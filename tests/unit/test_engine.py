@@ -7,7 +7,7 @@ import copy
 import threading
 import time
 
-from appmod_operator.reconcile import engine
+from appmod_operator.reconcile import engine, jobs
 from appmod_operator.reconcile.outcome import Result
 from tests.unit.test_spec import MINIMAL
 
@@ -20,11 +20,12 @@ def conditions(status: dict) -> dict[str, dict]:
 
 def test_first_status_has_every_summary_condition_and_the_steps(aws):
     result = engine.reconcile(copy.deepcopy(BODY))
+    jobs.wait(60)  # the image copy it started beside it
     assert (result.status["observedGeneration"], result.status["phase"]) == (3, "Provisioning")
     got = {t: (c["status"], c["reason"]) for t, c in conditions(result.status).items()}
     assert got == {"Ready": ("False", "Creating"), "Reconciling": ("True", "Progressing"),
                    "Stalled": ("False", "SpecValid"), "DatabaseReady": ("False", "Creating"),
-                   "ImageReplicated": ("True", "Replicated"), "DataMigrated": ("False", "WaitingForSteps"),
+                   "ImageReplicated": ("False", "Copying"), "DataMigrated": ("False", "WaitingForSteps"),
                    "ServiceStable": ("False", "WaitingForSteps")}
     assert [c["type"] for c in result.status["conditions"]] == ["Ready", "Reconciling", "Stalled", "DatabaseReady",
                                                                "DataMigrated", "ImageReplicated", "ServiceStable"]

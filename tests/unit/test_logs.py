@@ -22,4 +22,26 @@ def test_text_lines_carry_namespace_and_name():
 
 def test_json_lines_are_one_object_each():
     entry = json.loads(logs.JsonFormatter().format(record(k8s_ref={"namespace": "shop", "name": "oscar"})))
-    assert (entry["level"], entry["message"], entry["object"]["name"]) == ("info", "Handler 'x' succeeded.", "oscar")
+    assert (entry["level"], entry["message"], entry["namespace"], entry["name"]) == (
+        "info", "Handler 'x' succeeded.", "shop", "oscar")
+
+
+def test_our_lines_carry_the_resource_step_and_generation_as_fields():
+    from appmod_operator import scope
+
+    with scope.resource("shop", "oscar", 3), scope.step("DataMigrated"):
+        rec = logging.LogRecord("appmod_operator.reconcile.data", logging.INFO, __file__, 1, "copying", (), None)
+        logs.ResourceFields().filter(rec)
+    entry = json.loads(logs.JsonFormatter().format(rec))
+    assert {k: entry[k] for k in ("namespace", "name", "generation", "step")} == {
+        "namespace": "shop", "name": "oscar", "generation": 3, "step": "DataMigrated"}
+
+
+def test_kopfs_call_me_again_is_info_and_its_failures_stay_errors():
+    waiting = logging.LogRecord("kopf.objects", logging.ERROR, __file__, 1,
+                                "Handler 'reconcile' failed temporarily: 0 of 1 tasks running", (), None)
+    failed = logging.LogRecord("kopf.objects", logging.ERROR, __file__, 1,
+                               "Handler 'reconcile' failed with an exception. Will retry.", (), None)
+    for rec in (waiting, failed):
+        logs.ResourceFields().filter(rec)
+    assert (waiting.levelname, failed.levelname) == ("INFO", "ERROR")

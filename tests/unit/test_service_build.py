@@ -74,3 +74,24 @@ def test_stable_only_when_the_primary_deployment_completed_and_all_run():
     assert (report("IN_PROGRESS", 2).reason, report("IN_PROGRESS", 2).waiting) == ("RollingOut", True)
     failed = report("FAILED", 0)
     assert (failed.done, failed.reason, failed.waiting) == (False, "RolloutFailed", False) and "why" in failed.message
+    assert failed.stalled  # the same task definition would fail again: it waits for the user
+
+
+def test_a_failed_rollout_is_degraded_and_stalled_and_below_desired_after_stable_is_degraded():
+    def report(rollout, running, was_stable=False):
+        described = {"serviceName": "s", "desiredCount": 2, "runningCount": running,
+                     "deployments": [{"status": "PRIMARY", "rolloutState": rollout, "rolloutStateReason": "why"}]}
+        return service.build_report(app(), {"clusterArn": "c"}, described, None, was_stable=was_stable)
+    failed, serving = report("FAILED", 0), report("FAILED", 1)
+    assert (failed.stalled, failed.phase, serving.phase) == (True, "Failed", "Degraded")
+    below = report("COMPLETED", 1, was_stable=True)
+    assert (below.reason, below.phase, below.waiting, below.stalled) == ("BelowDesiredCount", "Degraded", True, False)
+    assert report("COMPLETED", 1).phase is None  # still rolling out the first time: Deploying
+
+
+def test_a_failed_rollout_deploys_again_only_for_a_newer_generation():
+    described = {"deployments": [{"status": "PRIMARY", "rolloutState": "FAILED"}]}
+    before = {"type": "ServiceStable", "status": "False", "reason": "RolloutFailed", "observedGeneration": 2}
+    assert not service.build_redeploy(described, before, 2)  # reported for this generation: wait for the user
+    assert service.build_redeploy(described, before, 3)
+    assert not service.build_redeploy({"deployments": [{"status": "PRIMARY", "rolloutState": "COMPLETED"}]}, before, 3)

@@ -29,3 +29,22 @@ def test_order_is_summary_then_steps_and_unset_ones_are_kept():
 
 def test_now_is_rfc3339_utc():
     assert status.now().endswith("Z") and "T" in status.now()
+
+
+def test_transitions_are_the_conditions_that_moved():
+    before = status.Conditions(None, 1, "t0")
+    before.set("DatabaseReady", False, "Creating", "cluster creating")
+    before.set("Ready", False, "Creating", "cluster creating")
+    after = status.Conditions(before.as_list(), 1, "t1")
+    after.set("DatabaseReady", False, "Creating", "cluster creating, writer starting")  # only the message
+    after.set("Ready", False, "Available", "image copying")  # only the reason, and Ready counts flips only
+    assert after.transitions(("DatabaseReady", "Ready"), flips_only=("Ready",)) == []
+    after.set("DatabaseReady", True, "Available", "cluster available")
+    after.set("Ready", True, "Reconciled", "done")
+    moved = after.transitions(("DatabaseReady", "Ready"), flips_only=("Ready",))
+    assert [(c["type"], c["reason"]) for c in moved] == [("DatabaseReady", "Available"), ("Ready", "Reconciled")]
+
+
+def test_condition_finds_by_type():
+    assert status.condition({"conditions": [{"type": "Ready", "status": "True"}]}, "Ready")["status"] == "True"
+    assert status.condition({}, "Ready") == {}

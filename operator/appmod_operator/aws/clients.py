@@ -4,7 +4,9 @@ Retries are botocore's own adaptive mode (client-side rate limiting plus exponen
 throttling, 5xx and connection errors: https://boto3.amazonaws.com/v1/documentation/api/latest/guide/retries.html);
 what is still failing after those attempts becomes an `errors.AwsError`, classified once by
 `errors.aws_error`. The endpoint comes from config (`--endpoint-url`) or boto3's own
-`AWS_ENDPOINT_URL[_<SERVICE>]`. Called by the other modules of aws/.
+`AWS_ENDPOINT_URL[_<SERVICE>]`. Every call is counted (metrics.AWS_CALLS) by a hook on botocore's
+after-call events, which fire once per API call, after its retries; a call that changed AWS is recorded
+for the current resource's events (scope.record_change). Called by the other modules of aws/.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
-from appmod_operator import config
+from appmod_operator import config, metrics, scope
 from appmod_operator.errors import AwsError, aws_error
 
 RETRIES = {"mode": "adaptive", "total_max_attempts": 6}  # the first try included
+# Operations that only read (every other one creates, changes or deletes something).
+READS = ("Describe", "Get", "List", "BatchGet", "BatchCheck", "Head", "Check", "Lookup")
 _lock = threading.Lock()
 _clients: dict[tuple[str, str | None, str | None], Any] = {}
 
@@ -41,7 +45,26 @@ def client(service: str, region: str | None):
                 service, region_name=region, endpoint_url=settings.endpoint_url,
                 config=Config(retries=RETRIES, connect_timeout=10, read_timeout=60,
                               user_agent_extra="appmod-operator"))
+            _clients[key].meta.events.register("after-call", _counted)
+            _clients[key].meta.events.register("after-call-error", functools.partial(_counted_error, service))
         return _clients[key]
+
+
+def _counted(http_response, parsed, model, **_) -> None:
+    service, operation = model.service_model.service_name, model.name
+    if http_response.status_code < 300:
+        metrics.AWS_CALLS.labels(service, operation, "Success").inc()
+        if not operation.startswith(READS):
+            scope.record_change(service, operation)
+    else:
+        error = (parsed or {}).get("Error", {}).get("Code") or str(http_response.status_code)
+        metrics.AWS_CALLS.labels(service, operation, error).inc()
+
+
+def _counted_error(service: str, exception, event_name: str, **_) -> None:
+    """No answer at all (connection refused, a timeout), once botocore stopped retrying. This event carries
+    no operation model: its name is `after-call-error.<service id>.<operation>`."""
+    metrics.AWS_CALLS.labels(service, event_name.rpartition(".")[2], type(exception).__name__).inc()
 
 
 def forget_clients() -> None:

@@ -21,12 +21,13 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from threading import Event
 from urllib.parse import urlsplit, urlunsplit
 
-from appmod_operator import REMIGRATE_ANNOTATION, config
+from appmod_operator import REMIGRATE_ANNOTATION, config, metrics
 from appmod_operator.aws import ecs
 from appmod_operator.errors import TargetError, TargetNotEmpty, UserError
 from appmod_operator.migration import run
@@ -41,7 +42,9 @@ from appmod_operator.status import (
     IMAGE_REPLICATED,
     SCHEMA_MIGRATED,
     STALLED,
+    Phase,
     Reason,
+    condition,
     now,
 )
 
@@ -69,7 +72,8 @@ def ensure_data(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
     if remembered is not None:
         return _marked(app, context, remembered)
     key = tasks.build_key(owner.ref, owner.uid, context.generation,
-                          f"{version}\n{context.remigrate}" if asked else version)
+                          f"{version}\n{context.remigrate}" if asked else version,
+                          (context.current.get("database") or {}).get("resourceId", ""))
     options = partial(_options, app, owner, asked and app.migration.data_allow_replace)
     if app.migration.data_runner != FARGATE:
         return _marked(app, context, _ensure_job(app, owner, key, version, options, context.remigrate))
@@ -83,7 +87,7 @@ def _kept_while_waiting(app: AppSpec, context: Context) -> StepOutcome | None:
     """Data migrated for the version this pass sees stays migrated while a step it follows waits (a
     cluster being modified, a new image being copied): waiting must never make it copy again."""
     image = context.current.get("image")
-    before = next((c for c in context.previous.get("conditions", ()) if c.get("type") == DATA_MIGRATED), {})
+    before = condition(context.previous, DATA_MIGRATED)
     if (before.get("status") != "True" or remigrate_asked(context)
             or (app.source.sqlite.kind == "pathInImage" and not (image or {}).get("sourceDigest"))):
         return None  # nothing to keep; and no version is looked up (a file or S3 object) while waiting
@@ -212,9 +216,9 @@ def _ensure_job(app: AppSpec, owner: Owner, key: str, version: str, options: Cal
         job = jobs.start_job(owner.key, key, owner.ref, lambda progress, stop: _migrate(app, owner, version, chosen,
                                                                                          progress, stop),
                              attempt=job.attempt + 1 if again else 1)
-    if job.running:
+    if job.running:  # Pending while it waits for a free slot: accepted, not started
         return StepOutcome(False, Reason.MIGRATING, f"copying the data: {job.describe_progress()}", running,
-                           waiting=True)
+                           waiting=True, phase=Phase.PENDING if job.queued else None)
     if job.error is not None:
         return build_failure(job, version)
     return build_report(job.report.summary(), version, f"copied by the operator in {job.report.seconds:.1f}s",
@@ -228,7 +232,11 @@ def _migrate(app: AppSpec, owner: Owner, version: str, options: Options, progres
     url = build_target_url(found.value["url"], config.current().database_host)
     with tempfile.TemporaryDirectory(prefix="appmod-source-") as directory:
         path = sqlite.fetch(app, owner, version, Path(directory))
-        return run.migrate(path, url, options, progress, stop)
+        report = run.migrate(path, url, options, progress, stop)
+    copied = [t for t in report.tables if t.status == "copied"]
+    metrics.MIGRATION_ROWS.inc(sum(t.rows for t in copied))
+    metrics.MIGRATION_BYTES.inc(sum(t.bytes for t in copied))
+    return report
 
 
 def _previous_data(context: Context) -> Mapping:
@@ -249,6 +257,7 @@ def _marked(app: AppSpec, context: Context, result: StepOutcome) -> StepOutcome:
     """`result`, recorded on the cluster when it is a finished migration (no call when the cluster has it)."""
     if result.done and result.status:
         markers.ensure_markers(app.region, context, markers.build_data_markers(result.status["migration"]["data"]))
+        return replace(result, status=markers.stamped(context, "data", result.status))
     return result
 
 
@@ -256,13 +265,14 @@ def _remembered(context: Context, version: str | None) -> StepOutcome | None:
     """The last pass's outcome when it was final for this source version: migrated (for any generation: a
     migration is done once, and a new generation of the spec does not copy again), or stalled (for this
     generation: a change to the spec tries again)."""
-    before = next((c for c in context.previous.get("conditions", ()) if c.get("type") == DATA_MIGRATED), {})
+    before = condition(context.previous, DATA_MIGRATED)
     data = _previous_data(context)
-    stalled = next((c for c in context.previous.get("conditions", ()) if c.get("type") == STALLED), {})
+    stalled = condition(context.previous, STALLED)
     final = before.get("status") == "True" and before.get("reason") == Reason.MIGRATED
     failed = before.get("status") == "False" and stalled.get("status") == "True" \
         and stalled.get("reason") == before.get("reason") and before.get("observedGeneration") == context.generation
-    if not (final or failed) or not version or data.get("sourceDigest") != version:
+    if (not (final or failed) or not version or data.get("sourceDigest") != version
+            or (final and not markers.on_this_cluster(context, data))):
         return None
     return StepOutcome(final, before["reason"], before.get("message", ""), {"migration": {"data": dict(data)}},
                        stalled=not final)

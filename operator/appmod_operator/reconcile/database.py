@@ -173,7 +173,7 @@ def build_report(cluster: dict, writer: dict | None, secret_arn: str | None) -> 
     status = {"database": {
         "clusterIdentifier": identifier, "clusterArn": cluster.get("DBClusterArn"), "endpoint": endpoint,
         "port": cluster.get("Port"), "status": cluster["Status"], "engineVersion": cluster.get("EngineVersion"),
-        "secretArn": secret_arn}}
+        "secretArn": secret_arn, "resourceId": cluster.get("DbClusterResourceId")}}
     status["database"] = {k: v for k, v in status["database"].items() if v is not None}
     writer_status = writer["DBInstanceStatus"] if writer else "not created yet"
     writer_name = writer["DBInstanceIdentifier"] if writer else ""

@@ -9,17 +9,19 @@ asks to be called again after `poll_seconds`.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 
-from appmod_operator import REMIGRATE_ANNOTATION, config, spec, status
-from appmod_operator.errors import AwsError, RegistryError, UserError
+from appmod_operator import REMIGRATE_ANNOTATION, config, metrics, scope, spec, status
+from appmod_operator.errors import AwsError, InternalError, RegistryError, UserError
 from appmod_operator.names import Owner
 from appmod_operator.reconcile import data, database, image, jobs, repository, schema, service
-from appmod_operator.reconcile.outcome import Context, Result, StepOutcome
+from appmod_operator.reconcile.outcome import Context, Event, Result, StepOutcome
 from appmod_operator.status import (
     DATA_MIGRATED,
     DATABASE_READY,
@@ -55,25 +57,40 @@ PAUSED_OBSERVES = (DATABASE_READY, SERVICE_STABLE)
 # Failures worth another pass soon: AWS or a registry not answering as it should.
 TRANSIENT = (AwsError, RegistryError)
 
+log = logging.getLogger(__name__)
+
 # kopf runs a resource's change handlers and its timer in different threads: one pass at a time per
 # resource, so two passes never both find no cluster and both create one.
 _locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 _produced: dict[str, Mapping] = {}  # uid -> the status its latest pass produced, for a pass that waited
 
 
+@metrics.timed("reconcile", lambda result: result.status.get("phase", ""))
 def reconcile(body: Mapping) -> Result:
     """Converge AWS towards the spec, one pass; the status to write and when to look again."""
     pass_ = _Pass(body)
-    try:
-        app = spec.parse(body.get("spec") or {}, pass_.owner.namespace, pass_.owner.name)
-    except UserError as e:
-        return pass_.stalled(e)
-    with _one_pass_at_a_time(pass_.owner.key) as fresher:
-        if fresher is not None:
-            pass_ = _Pass(body, fresher)
-        result = _run_steps(pass_, app)
-        _produced[pass_.owner.key] = result.status
+    with scope.resource(pass_.owner.namespace, pass_.owner.name, pass_.generation) as current:
+        try:
+            app = spec.parse(body.get("spec") or {}, pass_.owner.namespace, pass_.owner.name)
+        except UserError as e:
+            return pass_.stalled(e)
+        with _one_pass_at_a_time(pass_.owner.key) as fresher:
+            if fresher is not None:
+                pass_ = _Pass(body, fresher)
+            result = pass_.said(_run_steps(pass_, app), current.changes)
+            _produced[pass_.owner.key] = result.status
+    metrics.record_phase(pass_.owner.key, result.status.get("phase"))
     return result
+
+
+def forget(body: Mapping) -> None:
+    """Drops what this process keeps about a resource that is gone: its lock, its last status, its jobs and
+    its phase, so that memory stays flat however many resources come and go."""
+    uid = Owner.of(body).key
+    jobs.forget(uid)
+    _locks.pop(uid, None)
+    _produced.pop(uid, None)
+    metrics.record_phase(uid, None)
 
 
 def observe(body: Mapping) -> Result:
@@ -95,16 +112,20 @@ def _run_steps(pass_: _Pass, app: spec.AppSpec, observing: bool = False) -> Resu
         if not applies(app):
             continue
         try:
-            context = pass_.context()
-            if observing:
-                outcome = OBSERVE[condition](app, pass_.owner, context)
-            else:
-                outcome = check(app, pass_.owner, context) if pass_.was_done(condition) else None
-            pass_.step(condition, outcome or ensure(app, pass_.owner, context), phase)
+            with scope.step(condition):
+                context = pass_.context()
+                if observing:
+                    outcome = OBSERVE[condition](app, pass_.owner, context)
+                else:
+                    outcome = check(app, pass_.owner, context) if pass_.was_done(condition) else None
+                pass_.step(condition, outcome or ensure(app, pass_.owner, context), phase)
         except UserError as e:
             return pass_.stalled(e, condition)
         except TRANSIENT as e:
             return pass_.retrying(e, condition, phase)
+        except Exception as e:  # a bug of ours: said in the status, retried, never left to the user
+            log.exception("%s: %s failed", pass_.owner.ref, condition)
+            return pass_.retrying(InternalError(e), condition, phase)
     return pass_.progressed()
 
 
@@ -123,6 +144,7 @@ def _one_pass_at_a_time(uid: str) -> Iterator[Mapping | None]:
         lock.release()
 
 
+@metrics.timed("teardown", lambda result: result.status.get("phase") or "Deleted")
 def teardown(body: Mapping) -> Result:
     """Release what the resource made, per spec.deletionPolicy; Result.retry_after is None once done."""
     pass_ = _Pass(body)
@@ -152,20 +174,20 @@ class _Pass:
 
     def __init__(self, body: Mapping, previous: Mapping | None = None):
         meta = body.get("metadata", {})
-        self.owner = Owner(meta.get("namespace", "default"), meta.get("name", ""), meta.get("uid", ""))
+        self.owner = Owner.of(body)
         self.generation = meta.get("generation", 1)
         self.previous = previous if previous is not None else body.get("status") or {}
         self.conditions = status.Conditions(self.previous.get("conditions"), self.generation, status.now())
         self.parts: dict = {}
         self.done: set[str] = set()
         self.remigrate = (meta.get("annotations") or {}).get(REMIGRATE_ANNOTATION, "")
-        self.events: list[tuple[str, str]] = []
+        self.events: list[Event] = []
         self.markers: dict[str, str] = {}
         self.pending: list[tuple[StepOutcome, str]] = []  # steps not done yet, with their phase
 
     def was_done(self, condition: str) -> bool:
         """Whether the last pass left this step done, for the generation being reconciled now."""
-        before = next((c for c in self.previous.get("conditions", ()) if c.get("type") == condition), {})
+        before = status.condition(self.previous, condition)
         return before.get("status") == "True" and before.get("observedGeneration") == self.generation
 
     def context(self) -> Context:
@@ -174,7 +196,8 @@ class _Pass:
 
     def step(self, condition: str, outcome: StepOutcome, phase: str) -> None:
         self._step(condition, outcome)
-        self.events += [(Reason.DRIFT_CORRECTED, c) for c in outcome.corrections] + list(outcome.events)
+        self.events += [Event(Reason.DRIFT_CORRECTED, c) for c in outcome.corrections]
+        self.events += [Event(*e) for e in outcome.events]
         if outcome.done:
             self.done.add(condition)
         else:
@@ -190,7 +213,8 @@ class _Pass:
             outcome, phase = self.pending[0]
             self.conditions.set(RECONCILING, True, Reason.PROGRESSING, outcome.message)
             self.conditions.set(READY, False, outcome.reason, outcome.message)
-            return self.result(phase, outcome.message, waiting=any(o.waiting for o, _ in self.pending))
+            return self.result(outcome.phase or phase, outcome.message,
+                               waiting=any(o.waiting for o, _ in self.pending))
         message = "every step is done and AWS reports the resources available"
         self.conditions.set(RECONCILING, False, Reason.RECONCILED, message)
         self.conditions.set(READY, True, Reason.RECONCILED, message)
@@ -201,7 +225,7 @@ class _Pass:
         self.conditions.set(STALLED, True, outcome.reason, outcome.message)
         self.conditions.set(RECONCILING, False, Reason.STALLED, "waiting for a change by the user")
         self.conditions.set(READY, False, outcome.reason, outcome.message)
-        return self.result(Phase.FAILED, outcome.message)
+        return self.result(outcome.phase or Phase.FAILED, outcome.message)
 
     def stalled(self, error: UserError, step: str | None = None) -> Result:
         # Not retried soon: the resource waits for a new generation (or the resync timer, for AWS).
@@ -214,6 +238,7 @@ class _Pass:
 
     def retrying(self, error: Exception, step: str, phase: str) -> Result:
         message = f"{error}; retrying"
+        log.error("%s: %s: %s", self.owner.ref, step, message)  # a failure, unlike waiting on AWS
         self.conditions.set(step, False, error.reason, message)
         self.conditions.set(STALLED, False, Reason.SPEC_VALID, "spec is valid")
         self.conditions.set(RECONCILING, True, error.reason, message)
@@ -240,6 +265,18 @@ class _Pass:
         self.markers.update(outcome.markers)
         for key, part in outcome.status.items():  # status.migration has a part per step (schema, data)
             self.parts[key] = {**self.parts.get(key, {}), **part} if key == "migration" else part
+
+    def said(self, result: Result, changes: list[tuple[str, str, str]]) -> Result:
+        """`result`, with an event for each AWS change the pass made and each condition that moved: a step
+        condition whose status or reason changed, Ready or Stalled flipping. A pass that changes nothing
+        says nothing, so the resync does not flood."""
+        moved = [Event(c["reason"], f"{c['type']} is {c['status']}: {c['message']}",
+                       "Warning" if c["reason"] in Reason.FAILURES or (c["type"] == STALLED and c["status"] == "True")
+                       else "Normal")
+                 for c in self.conditions.transitions((*status.STEPS, READY, STALLED), flips_only=(READY, STALLED))]
+        made = [Event(operation, f"{step or 'teardown'}: AWS {service} {operation}") for service, operation, step
+                in changes]
+        return replace(result, events=tuple(made + moved) + result.events)
 
     def result(self, phase: str, message: str, waiting: bool = False) -> Result:
         body = {"observedGeneration": self.generation, "phase": phase, "conditions": self.conditions.as_list(),

@@ -12,11 +12,12 @@ spec.source.image or APPMOD_ECR_REGISTRY; registry/layout.py), which only the da
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
-from appmod_operator import config
+from appmod_operator import config, metrics
 from appmod_operator.errors import SpecError
 from appmod_operator.names import Owner
-from appmod_operator.reconcile import pull_secret, repository
+from appmod_operator.reconcile import jobs, pull_secret, repository
 from appmod_operator.reconcile.outcome import Context, StepOutcome
 from appmod_operator.registry import copy, docker, reference
 from appmod_operator.registry.client import Registry
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 
 
 def ensure_image(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
+    """Replicated when ECR has the source's current digest under our tag (a HEAD on each side); else the
+    copy runs as a job beside the reconcile (jobs.py), and the condition says how far it got."""
     repo = repository.ensure_repository(app, owner)
     login = repository.login(app.region)
     ref = parse_source(app)
@@ -35,25 +38,77 @@ def ensure_image(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
         side = "spec.source.image" if reference.is_layout(ref.registry) else "APPMOD_ECR_REGISTRY"
         raise SpecError("spec.image.via", f"Docker cannot read or write an OCI image-layout directory ({side} is "
                         "oci:...); use via: Registry (the default)")
-    source = source_registry(app, owner, ref)
-    target = ecr_registry(login)
+    source, target = source_registry(app, owner, ref), ecr_registry(login)
     try:
-        if app.image.via == "Docker":
-            source_digest, digest, note = _via_docker(app, ref, source, target, repo.name, login)
-        else:
-            report = copy.copy_image(source, ref, target, repo.name, app.source.platform)
-            source_digest, digest, note = report.source_digest, report.digest, ""
-            if report.manifests:
-                log.info("%s: copied %s to %s@%s (%d blobs, %d bytes sent, %d already there)", owner.ref, ref,
-                         repo.uri, digest, report.blobs_sent, report.bytes_sent, report.blobs_skipped)
+        source_digest = resolve_digest(source, ref, app.source.platform)
+        digest = target.manifest_digest(repo.name, copy.target_tag(ref, source_digest))
     finally:
         source.close()
         target.close()
-    status = {"image": {"repositoryUri": repo.uri, "sourceDigest": source_digest, "digest": digest}}
     corrections = (f"ECR repository {repo.name} was deleted outside the operator; created it again and copied "
                    f"{ref} into it",) if repo.created and context.previous.get("image") else ()
+    if digest is not None:
+        jobs.drop(owner.key, jobs.IMAGE)
+        return _replicated(app, ref, repo, (source_digest, digest, ""), corrections)
+    return replace(_copying(app, owner, ref, repo, login, source_digest), corrections=corrections)
+
+
+def _copying(app: AppSpec, owner: Owner, ref: reference.Reference, repo: repository.Repository,
+             login: repository.RegistryLogin, source_digest: str) -> StepOutcome:
+    """The copy of `source_digest`: started, reported on while it runs, its outcome once it ended. A failure
+    the user must fix is raised (Stalled) and forgotten, so the next pass tries again; others back off."""
+    key, job = f"{source_digest} {repo.name} {app.image.via}", jobs.find_job(owner.key, jobs.IMAGE)
+    status = {"image": {"repositoryUri": repo.uri, "sourceDigest": source_digest}}
+    if job is not None and job.key != key and job.running:
+        job.stop.set()  # a newer image: the copy of the older one stops
+        return StepOutcome(False, Reason.COPYING, f"stopping the copy of an earlier image before copying {ref}",
+                           status, waiting=True)
+    attempt = 1
+    if job is not None and job.key == key and job.error is not None:
+        if job.retryable and job.retry_in():
+            return StepOutcome(False, getattr(job.error, "reason", Reason.INTERNAL_ERROR),
+                               f"copying {ref} failed: {job.error}; attempt {job.attempt}, retrying in "
+                               f"{job.retry_in():.0f}s", status, waiting=True)
+        jobs.drop(owner.key, jobs.IMAGE)
+        if not job.retryable:
+            raise job.error
+        attempt, job = job.attempt + 1, None
+    if job is None or job.key != key:
+        log.info("%s: copying %s@%s to %s", owner.ref, ref, source_digest, repo.uri)
+        job = jobs.start_job(owner.key, key, owner.ref, lambda progress, stop: _copy(
+            app, owner, ref, repo.name, login, progress, stop), kind=jobs.IMAGE, attempt=attempt)
+    if job.running:
+        return StepOutcome(False, Reason.COPYING, f"copying {ref}@{source_digest} to {repo.uri}: "
+                           f"{job.describe_progress('bytes')}", status, waiting=True)
+    return _replicated(app, ref, repo, job.report)
+
+
+def _replicated(app: AppSpec, ref: reference.Reference, repo: repository.Repository, copied: tuple[str, str, str],
+                corrections: tuple[str, ...] = ()) -> StepOutcome:
+    """Done: `copied` is (source digest, digest in ECR, a note on how it got there)."""
+    source_digest, digest, note = copied
+    status = {"image": {"repositoryUri": repo.uri, "sourceDigest": source_digest, "digest": digest}}
+    if app.image.via == "Docker" and not note:
+        note = docker.RECOMPRESSED_NOTE
     return StepOutcome(True, Reason.REPLICATED, f"{ref} is in {repo.uri}@{digest}" + (f" ({note})" if note else ""),
                        status, corrections=corrections)
+
+
+def _copy(app: AppSpec, owner: Owner, ref: reference.Reference, repository_name: str,
+          login: repository.RegistryLogin, progress, stop) -> tuple[str, str, str]:
+    """The job's work: (source digest, digest in ECR, note), with registry clients of its own."""
+    source, target = source_registry(app, owner, ref), ecr_registry(login)
+    try:
+        if app.image.via == "Docker":
+            return _via_docker(app, ref, source, target, repository_name, login)
+        report = copy.copy_image(source, ref, target, repository_name, app.source.platform, progress, stop)
+    finally:
+        source.close()
+        target.close()
+    metrics.IMAGE_BYTES.inc(report.bytes_sent)
+    log.info("%s: copied %s to %s@%s (%d blobs, %d bytes sent, %d already there)", owner.ref, ref,
+             repository_name, report.digest, report.blobs_sent, report.bytes_sent, report.blobs_skipped)
+    return report.source_digest, report.digest, ""
 
 
 def check_image(app: AppSpec, owner: Owner, context: Context) -> StepOutcome | None:

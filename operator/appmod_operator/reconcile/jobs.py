@@ -18,13 +18,14 @@ handlers.py stops them when the operator shuts down, and engine.py when the reso
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from appmod_operator import config
+from appmod_operator import config, metrics
 from appmod_operator.errors import TargetError, UserError
 
 log = logging.getLogger(__name__)
@@ -101,11 +102,21 @@ def start_job(uid: str, key: str, name: str, work: Work, kind: str = DATA, attem
     its previous job of that kind has stopped. A data migration first waits for a slot."""
     job = Job(key, name, attempt, kind)
     slots = _migration_slots() if kind == DATA else None
-    job.thread = threading.Thread(target=_run, args=(job, work, slots), name=f"{kind} {name}", daemon=True)
+    # In the scope of the pass that started it, so its log lines name the resource and step.
+    job.thread = threading.Thread(target=contextvars.copy_context().run, args=(_run, job, work, slots),
+                                  name=f"{kind} {name}", daemon=True)
     with _lock:
         _jobs[(uid, kind)] = job
     job.thread.start()
     return job
+
+
+def drop(uid: str, kind: str) -> None:
+    """Drops the resource's job of `kind` (asked to stop if it still runs), so the next pass starts another."""
+    with _lock:
+        job = _jobs.pop((uid, kind), None)
+    if job is not None:
+        job.stop.set()
 
 
 def forget(uid: str) -> None:
@@ -116,10 +127,20 @@ def forget(uid: str) -> None:
             del _jobs[key]
 
 
+def busy(uid: str) -> bool:
+    """Whether a job of the resource runs now (the command line then looks again sooner)."""
+    with _lock:
+        return any(job.running for (owner, _), job in _jobs.items() if owner == uid)
+
+
 def count(kind: str | None = None) -> int:
     """Jobs running now (of `kind`, or of any kind): the in-flight jobs metric."""
     with _lock:
         return sum(1 for (_, k), job in _jobs.items() if job.running and kind in (None, k))
+
+
+for _kind in (DATA, IMAGE):
+    metrics.JOBS.labels(_kind).set_function(lambda kind=_kind: count(kind))
 
 
 def wait(timeout: float | None = None) -> bool:

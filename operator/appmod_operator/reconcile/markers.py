@@ -7,8 +7,10 @@ call); these tags are the record that outlives it.
 - data: the source version it copied, the summary (tables, rows, bytes, checksum), when it finished, and
   the appmod.io/remigrate value it honoured.
 
-The database step hands the cluster's markers to the pass (`StepOutcome.markers`, `Context.markers`); the
-schema and data steps read them and write them once their work is done (`ensure_markers`, one
+A migration the status remembers counts only on the cluster it was made on (`clusterResourceId`, the
+cluster's DbClusterResourceId, unique to one creation): a cluster re-created under the same name gets its
+schema and data again. The database step hands the cluster's markers to the pass (`StepOutcome.markers`,
+`Context.markers`); the schema and data steps read them and write them once their work is done (`ensure_markers`, one
 AddTagsToResource, only when a marker differs). Tag values are limited to letters, digits, spaces and
 `_.:/=+-@`, 256 characters (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Tagging.html):
 versions and digests fit, a remigrate value that does not is kept as its hash.
@@ -87,6 +89,23 @@ def read_data(markers: Mapping[str, str], version: str | None, remigrate: str = 
 def remigrate_value(value: str) -> str:
     """The annotation's value as a tag can hold it: itself, or its hash."""
     return value if _TAG_SAFE.match(value) else "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+
+
+def on_this_cluster(context: Context, migrated: Mapping) -> bool:
+    """Whether a migration the status remembers (status.migration.schema or .data) was made on the cluster
+    there is now. A cluster deleted and made again under the same name (same identifier, same ARN) has
+    another resource id, no schema and no data: it is migrated again, whatever the status says."""
+    here = (context.current.get("database") or {}).get("resourceId")
+    return bool(here) and migrated.get("clusterResourceId") == here
+
+
+def stamped(context: Context, part: str, status: Mapping) -> dict:
+    """`status` (a step's part of the status) with status.migration.<part> naming the cluster it was made on."""
+    here = (context.current.get("database") or {}).get("resourceId")
+    migrated = dict((status.get("migration") or {}).get(part) or {})
+    if here:
+        migrated["clusterResourceId"] = here
+    return {**status, "migration": {**(status.get("migration") or {}), part: migrated}}
 
 
 def ensure_markers(region: str | None, context: Context, wanted: Mapping[str, str]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from appmod_operator.status import Reason
 
@@ -26,6 +27,7 @@ class StepOutcome:
     stalled: bool = False  # not done, and it will not be until the user changes something
     events: tuple[tuple[str, str], ...] = ()  # (reason, message): other changes worth an event of their own
     markers: Mapping[str, str] = field(default_factory=dict)  # the cluster's migration markers (markers.py)
+    phase: str | None = None  # the resource's phase when this step speaks for it, if not the step's own
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,14 @@ class Context:
     markers: Mapping[str, str] = field(default_factory=dict)  # what the cluster records as migrated (markers.py)
 
 
+class Event(NamedTuple):
+    """A Kubernetes event to post about the resource: Normal, or Warning for a failure."""
+
+    reason: str
+    message: str
+    type: str = "Normal"
+
+
 @dataclass(frozen=True)
 class Result:
     """The status to write and, while AWS is still working, how many seconds until the next look."""
@@ -48,7 +58,7 @@ class Result:
     status: dict
     retry_after: float | None = None
     message: str = ""
-    events: tuple[tuple[str, str], ...] = ()  # (reason, message), each posted as an event
+    events: tuple[Event, ...] = ()  # each posted as an event
 
     @property
     def corrections(self) -> tuple[str, ...]:

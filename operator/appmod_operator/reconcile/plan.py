@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from appmod_operator import spec
+from appmod_operator import spec, status
 from appmod_operator.aws import clients, ecr, ecs, iam, logs, rds, secrets
 from appmod_operator.names import Owner
 from appmod_operator.reconcile import database, engine, repository, service
@@ -49,8 +49,7 @@ class Change:
 def build_plan(body: Mapping) -> tuple[list[Change], Result]:
     """The changes a pass would make now, and the status AWS gives today (engine.observe's)."""
     observed = engine.observe(body)
-    meta = body["metadata"]
-    owner = Owner(meta["namespace"], meta["name"], meta.get("uid", ""))
+    owner = Owner.of(body)
     app = spec.parse(body.get("spec") or {}, owner.namespace, owner.name)
     stalled = _condition(observed, STALLED)
     if stalled.get("status") == "True" and stalled.get("reason") == Reason.INVALID_SPEC:
@@ -179,4 +178,4 @@ def _created(wanted: Mapping) -> tuple[Field, ...]:
 
 
 def _condition(result: Result, type_: str) -> Mapping:
-    return next((c for c in result.status.get("conditions", ()) if c.get("type") == type_), {})
+    return status.condition(result.status, type_)

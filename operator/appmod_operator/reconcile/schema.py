@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 
 from appmod_operator.aws import ecs
 from appmod_operator.names import Owner
 from appmod_operator.reconcile import execution, markers, network, outcome, service, tasks
 from appmod_operator.reconcile.outcome import Context, StepOutcome
 from appmod_operator.spec import AppSpec
-from appmod_operator.status import DATABASE_READY, IMAGE_REPLICATED, SCHEMA_MIGRATED, Reason, now
+from appmod_operator.status import DATABASE_READY, IMAGE_REPLICATED, SCHEMA_MIGRATED, Reason, condition, now
 
 APP_COMMAND = "AppCommand"
 # The service's container (its task definition, overridden command), so its logs are the service's.
@@ -45,7 +46,7 @@ def ensure_schema(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
     if remembered is not None:
         return _marked(app, context, remembered)
     source_digest = context.current["image"]["sourceDigest"]
-    token = build_started_by(owner, context.generation, source_digest)
+    token = build_started_by(owner, context.generation, source_digest, _cluster(context))
     task, ours = tasks.ensure_task(app.region, app.service.cluster, owner.task_family, KIND, token,
                                    lambda attempt: _start(app, owner, context, attempt))
     if not ours:
@@ -70,16 +71,16 @@ def observe_schema(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
         f"{' '.join(app.migration.schema_command)} as a one-off task")
 
 
-def build_started_by(owner: Owner, generation: int, source_digest: str) -> str:
-    return KIND.started_by(tasks.build_key(owner.ref, owner.uid, generation, source_digest))
+def build_started_by(owner: Owner, generation: int, source_digest: str, cluster: str = "") -> str:
+    return KIND.started_by(tasks.build_key(owner.ref, owner.uid, generation, source_digest, cluster))
 
 
 def build_run_task_request(app: AppSpec, owner: Owner, task_definition: str, generation: int, source_digest: str,
-                           subnets: list[str], groups: list[str], attempt: int = 1) -> dict:
+                           subnets: list[str], groups: list[str], attempt: int = 1, cluster: str = "") -> dict:
     """RunTask: the service's task definition with the command overridden."""
     svc = app.service
     return tasks.build_run_task_request(
-        svc.cluster, task_definition, build_started_by(owner, generation, source_digest), attempt,
+        svc.cluster, task_definition, build_started_by(owner, generation, source_digest, cluster), attempt,
         service.build_network(subnets, groups, svc.assign_public_ip),
         tasks.build_tags(owner.tags, generation, source_digest),
         {"containerOverrides": [{"name": KIND.container, "command": list(app.migration.schema_command)}]})
@@ -115,7 +116,13 @@ def _start(app: AppSpec, owner: Owner, context: Context, attempt: int) -> dict:
     log.info("%s: starting schema migration task (%s) of %s", owner.ref, " ".join(app.migration.schema_command),
              task_definition)
     return ecs.run_task(region, build_run_task_request(app, owner, task_definition, context.generation,
-                                                       image["sourceDigest"], subnets, groups, attempt))
+                                                       image["sourceDigest"], subnets, groups, attempt,
+                                                       _cluster(context)))
+
+
+def _cluster(context: Context) -> str:
+    """The database's resource id: a task that migrated another cluster of the same name is not this one's."""
+    return (context.current.get("database") or {}).get("resourceId", "")
 
 
 def _recorded(context: Context) -> StepOutcome | None:
@@ -134,6 +141,7 @@ def _marked(app: AppSpec, context: Context, result: StepOutcome) -> StepOutcome:
     if result.done:
         markers.ensure_markers(app.region, context, markers.build_schema_markers(
             result.status["migration"]["schema"], context.current["image"]["sourceDigest"]))
+        return replace(result, status=markers.stamped(context, "schema", result.status))
     return result
 
 
@@ -141,13 +149,14 @@ def _remembered(context: Context, done: bool) -> StepOutcome | None:
     """The last pass's outcome when it was final for this source digest: migrated (for any generation: the
     app's migrations are its image's, so a spec change such as the desired count runs none again), or
     failed (for this generation: a change to the spec tries again)."""
-    before = next((c for c in context.previous.get("conditions", ()) if c.get("type") == SCHEMA_MIGRATED), {})
+    before = condition(context.previous, SCHEMA_MIGRATED)
     schema = (context.previous.get("migration") or {}).get("schema") or {}
     digest = (context.current.get("image") or {}).get("sourceDigest")
     if (before.get("status") != str(done) or before.get("reason") != (Reason.MIGRATED if done else Reason.TASK_FAILED)
             or (not done and before.get("observedGeneration") != context.generation)
             or schema.get("strategy") != APP_COMMAND
-            or not digest or (context.previous.get("image") or {}).get("sourceDigest") != digest):
+            or not digest or (context.previous.get("image") or {}).get("sourceDigest") != digest
+            or (done and not markers.on_this_cluster(context, schema))):
         return None
     return StepOutcome(done, before["reason"], before.get("message", ""), {"migration": {"schema": dict(schema)}},
                        stalled=not done)

@@ -19,7 +19,16 @@ from appmod_operator.names import Owner
 from appmod_operator.reconcile import execution, network, outcome
 from appmod_operator.reconcile.outcome import Context, StepOutcome
 from appmod_operator.spec import AppSpec
-from appmod_operator.status import DATA_MIGRATED, DATABASE_READY, IMAGE_REPLICATED, SCHEMA_MIGRATED, Reason
+from appmod_operator.status import (
+    DATA_MIGRATED,
+    DATABASE_READY,
+    IMAGE_REPLICATED,
+    SCHEMA_MIGRATED,
+    SERVICE_STABLE,
+    Phase,
+    Reason,
+    condition,
+)
 
 CONTAINER = "app"
 log = logging.getLogger(__name__)
@@ -52,6 +61,8 @@ def ensure_service(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
         service = ecs.create_service(region, build_service_request(app, owner, task_definition, subnets, groups))
     else:
         changes = build_service_changes(service, app, task_definition, subnets, groups)
+        if build_redeploy(service, condition(context.previous, SERVICE_STABLE), context.generation):
+            changes["forceNewDeployment"] = True
         corrections += build_corrections(service, changes, context.previous.get("service") or {})
         if changes:
             log.info("%s: updating ECS service %s: %s", owner.ref, owner.task_family, ", ".join(sorted(changes)))
@@ -59,7 +70,7 @@ def ensure_service(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
     for arn in revisions:  # superseded revisions we made (the family is ours)
         if arn != task_definition:
             ecs.deregister_task_definition(region, arn)
-    return build_report(app, cluster, service, _endpoint(app, service), tuple(corrections))
+    return build_report(app, cluster, service, _endpoint(app, service), tuple(corrections), _was_stable(context))
 
 
 def check_service(app: AppSpec, owner: Owner, context: Context) -> StepOutcome | None:
@@ -74,7 +85,8 @@ def check_service(app: AppSpec, owner: Owner, context: Context) -> StepOutcome |
             or service.get("runningCount") != previous.get("runningCount")
             or (app.service.assign_public_ip and service.get("runningCount") and not previous.get("endpoint"))):
         return None
-    report = build_report(app, {"clusterArn": previous.get("clusterArn")}, service, previous.get("endpoint"))
+    report = build_report(app, {"clusterArn": previous.get("clusterArn")}, service, previous.get("endpoint"),
+                          was_stable=_was_stable(context))
     return report if report.done else None
 
 
@@ -192,6 +204,23 @@ def build_service_changes(service: Mapping, app: AppSpec, task_definition: str, 
     return changes
 
 
+def build_redeploy(service: Mapping, before: Mapping, generation: int) -> bool:
+    """Deploy once more: the last deployment failed (RolloutFailed, reported for an older generation) and the
+    user has changed the spec since, which a task definition that did not change would not show to ECS."""
+    return (_primary(service).get("rolloutState") == "FAILED" and before.get("reason") == Reason.ROLLOUT_FAILED
+            and before.get("observedGeneration") != generation)
+
+
+def _was_stable(context: Context) -> bool:
+    """The last pass found the service stable (or already below its desired count after that)."""
+    before = condition(context.previous, SERVICE_STABLE)
+    return before.get("status") == "True" or before.get("reason") == Reason.BELOW_DESIRED
+
+
+def _primary(service: Mapping) -> Mapping:
+    return next((d for d in service.get("deployments", []) if d.get("status") == "PRIMARY"), {})
+
+
 def build_corrections(service: Mapping, changes: Mapping, previous: Mapping) -> list[str]:
     """Which of `changes` undo drift rather than follow a spec change: the status from the last pass
     shows what the operator itself had set."""
@@ -207,9 +236,12 @@ def build_corrections(service: Mapping, changes: Mapping, previous: Mapping) -> 
 
 
 def build_report(app: AppSpec, cluster: Mapping, service: Mapping, endpoint: str | None,
-                 corrections: tuple[str, ...] = ()) -> StepOutcome:
-    """ServiceStable only when the primary deployment is complete and running equals desired."""
-    primary = next((d for d in service.get("deployments", []) if d.get("status") == "PRIMARY"), {})
+                 corrections: tuple[str, ...] = (), was_stable: bool = False) -> StepOutcome:
+    """ServiceStable only when the primary deployment is complete and running equals desired. Degraded when
+    the app runs but not as it should: a deployment that failed (Stalled: the same task definition would
+    fail again; a new generation deploys once more), or fewer tasks running than desired after the service
+    was stable (ECS replaces them itself: looked at again soon)."""
+    primary = _primary(service)
     rollout = primary.get("rolloutState")
     desired, running = service.get("desiredCount", 0), service.get("runningCount", 0)
     status = {"service": {k: v for k, v in {
@@ -222,8 +254,14 @@ def build_report(app: AppSpec, cluster: Mapping, service: Mapping, endpoint: str
                            + (f" at {endpoint}" if endpoint else ""), status, corrections=corrections)
     if rollout == "FAILED":
         return StepOutcome(False, Reason.ROLLOUT_FAILED, f"ECS service {name}: the deployment failed and the circuit "
-                           f"breaker rolled it back: {primary.get('rolloutStateReason', '')}", status,
-                           corrections=corrections)
+                           f"breaker stopped it ({running} of {desired} tasks running): "
+                           f"{primary.get('rolloutStateReason', '')}; a change to the spec or the image deploys again",
+                           status, corrections=corrections, stalled=True,
+                           phase=Phase.DEGRADED if running else Phase.FAILED)
+    if rollout == "COMPLETED" and was_stable:
+        return StepOutcome(False, Reason.BELOW_DESIRED, f"ECS service {name}: {running} of {desired} tasks running "
+                           "after it was stable; ECS is replacing the missing ones", status, waiting=True,
+                           corrections=corrections, phase=Phase.DEGRADED)
     return StepOutcome(False, Reason.ROLLING_OUT, f"ECS service {name}: {running} of {desired} tasks running, "
                        f"deployment {rollout or 'starting'}", status, waiting=True, corrections=corrections)
 

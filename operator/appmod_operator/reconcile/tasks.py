@@ -53,10 +53,11 @@ class Kind:
         return self.prefix + hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def build_key(ref: str, uid: str, generation: int, version: str) -> str:
+def build_key(ref: str, uid: str, generation: int, version: str, cluster: str = "") -> str:
     """The same for the same resource (uid included: a re-created resource of the same name migrates its
-    own new database), generation and source version, and for nothing else."""
-    return f"{ref}\n{uid}\n{generation}\n{version}"
+    own new database), generation, source version and cluster (its resource id: a cluster made again under
+    the same name is migrated again), and for nothing else."""
+    return f"{ref}\n{uid}\n{generation}\n{version}" + (f"\n{cluster}" if cluster else "")
 
 
 def build_tags(owner_tags: Mapping[str, str], generation: int, version: str) -> dict[str, str]:

@@ -10,17 +10,18 @@ Called by reconcile/image.py and benchmarks/image_copy.py.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from threading import Lock
+from threading import Event, Lock
 
-from appmod_operator.errors import DigestMismatch
+from appmod_operator.errors import CopyStopped, DigestMismatch
 from appmod_operator.registry.client import Registry
 from appmod_operator.registry.media import Manifest
 from appmod_operator.registry.reference import Reference
 
 PARALLEL_BLOBS = 4
+Progress = Callable[[str, int, int], None]  # (blob digest, bytes sent, its size)
 
 
 @dataclass
@@ -35,6 +36,8 @@ class CopyReport:
     blobs_skipped: int = 0
     blobs_mounted: int = 0
     manifests: list[str] = field(default_factory=list)
+    progress: Progress = field(default=lambda *_: None, repr=False, compare=False)
+    stop: Event = field(default_factory=Event, repr=False, compare=False)
     _lock: Lock = field(default_factory=Lock, repr=False, compare=False)
 
     def count(self, sent: int = 0, skipped: int = 0, mounted: int = 0, size: int = 0) -> None:
@@ -50,11 +53,12 @@ def target_tag(source: Reference, digest: str) -> str:
     return f"{source.tag or 'image'}-{digest.removeprefix('sha256:')[:12]}"
 
 
-def copy_image(source: Registry, ref: Reference, target: Registry, repository: str,
-               platform: str | None) -> CopyReport:
+def copy_image(source: Registry, ref: Reference, target: Registry, repository: str, platform: str | None,
+               progress: Progress | None = None, stop: Event | None = None) -> CopyReport:
     """Copies `ref` into `repository` on `target`: the image for `platform` from an index, or the
-    whole index when `platform` is None."""
-    report = CopyReport()
+    whole index when `platform` is None. `progress(blob, bytes sent, size)` is told as bytes go out; once
+    `stop` is set, a blob being sent fails before its upload commits (CopyStopped) and the tag is not pushed."""
+    report = CopyReport(progress=progress or (lambda *_: None), stop=stop or Event())
     top = source.get_manifest(ref.repository, ref.reference)
     if top.is_index and platform:
         child = top.child_for(platform, str(ref))
@@ -83,8 +87,19 @@ def _copy_blob(source: Registry, from_repository: str, target: Registry, reposit
     elif source is target and target.mount_blob(repository, digest, from_repository):
         report.count(mounted=1)
     else:
-        target.upload_blob(repository, digest, size, verified(source.read_blob(from_repository, digest), digest, size))
+        chunks = verified(source.read_blob(from_repository, digest), digest, size)
+        target.upload_blob(repository, digest, size, _watched(chunks, digest, size, report))
         report.count(sent=1, size=size)
+
+
+def _watched(chunks: Iterable[bytes], digest: str, size: int, report: CopyReport) -> Iterator[bytes]:
+    sent = 0
+    for chunk in chunks:
+        if report.stop.is_set():
+            raise CopyStopped(f"the copy was stopped while sending blob {digest}")
+        sent += len(chunk)
+        report.progress(digest, sent, size)
+        yield chunk
 
 
 def verified(chunks: Iterable[bytes], digest: str, size: int) -> Iterator[bytes]:

@@ -1,0 +1,96 @@
+"""What an SRE reads from a running operator, end to end: the events (one per transition, none from the
+resync), the Prometheus endpoint (each metric of docs/operations.md with a plausible value), the JSON
+log lines (the resource as fields; waiting at INFO, never at ERROR), and `kubectl wait` on the kstatus
+conditions. The resource is gone from the metrics once it is deleted."""
+
+from __future__ import annotations
+
+import collections
+import json
+import time
+import urllib.request
+
+import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import SOURCE_TITLES
+from tests.e2e.conftest import NAMESPACE
+from tests.e2e.kubectl import wait_for
+from tests.infra import process
+
+pytestmark = pytest.mark.e2e
+NAME, RESYNC = "ops", 2
+
+
+@pytest.fixture(scope="module")
+def operator(start_operator):
+    port = process.free_port()
+    log = start_operator(resync_seconds=RESYNC, env={"APPMOD_METRICS_PORT": str(port), "APPMOD_METRICS_ADDRESS":
+                                                     "127.0.0.1", "APPMOD_LOG_FORMAT": "json"})
+    return f"http://127.0.0.1:{port}/metrics", log
+
+
+def scrape(url: str) -> dict[tuple[str, tuple], float]:
+    """Every sample, by (name, sorted labels)."""
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def sample(samples: dict, name: str, **labels) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def total(samples: dict, name: str, **labels) -> float:
+    """The sum over the samples of `name` whose labels include `labels`."""
+    return sum(v for (n, ls), v in samples.items() if n == name and labels.items() <= dict(ls).items())
+
+
+def events(kubectl) -> collections.Counter:
+    found = kubectl.get("events", "-n", NAMESPACE, "--field-selector", f"involvedObject.name={NAME}")["items"]
+    return collections.Counter((e["type"], e["reason"]) for e in found for _ in range(e.get("count") or 1))
+
+
+def test_events_metrics_and_logs_of_one_resource(kubectl, operator, local_example):
+    url, log = operator
+    kubectl.run("apply", "-n", NAMESPACE, "-f", "-", stdin=yaml.safe_dump(local_example("minimal.yaml", NAME)))
+    kubectl.run("wait", "-n", NAMESPACE, "--for=condition=Ready", f"appmod/{NAME}", "--timeout=180s", timeout=200)
+
+    # Events: each transition once; resync ticks that change nothing add none.
+    seen = wait_for(lambda: (e := events(kubectl))[("Normal", "Reconciled")] and e, "the Ready event")
+    assert seen[("Normal", "CreateDBCluster")] == 1 and seen[("Normal", "CreateRepository")] == 1, seen
+    assert seen[("Normal", "Available")] >= 1 and seen[("Normal", "Replicated")] == 1, seen
+    assert seen[("Normal", "Reconciled")] == 1 and seen[("Normal", "Migrated")] == 1, seen
+    time.sleep(RESYNC * 4)
+    assert events(kubectl) == seen, "the resync posted events"
+
+    # Metrics: the pass counts, AWS calls, rows, bytes, phases and jobs.
+    samples = scrape(url)
+    assert sample(samples, "appmod_reconciles_total", kind="reconcile", outcome="Ready") >= 4  # the resync ticks
+    assert sample(samples, "appmod_reconcile_duration_seconds_count", kind="reconcile") >= 4
+    assert sample(samples, "appmod_aws_calls_total", service="rds", operation="CreateDBCluster", outcome="Success") == 1
+    assert total(samples, "appmod_aws_calls_total", service="rds", operation="DescribeDBClusters") >= 4
+    assert sample(samples, "appmod_migration_rows_total") >= len(SOURCE_TITLES)
+    assert sample(samples, "appmod_migration_bytes_total") > 0
+    assert sample(samples, "appmod_image_bytes_copied_total") > 1000  # the image's layers
+    assert sample(samples, "appmod_resources", phase="Ready") == 1
+    assert sample(samples, "appmod_jobs_in_flight", kind="data") == 0
+    assert sample(samples, "appmod_jobs_in_flight", kind="image") == 0
+    assert sample(samples, "process_resident_memory_bytes") > 10_000_000
+
+    # Logs: one JSON object a line; ours name the resource, step and generation as fields; kopf's the resource.
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    ours = [e for e in lines if e["logger"].startswith("appmod_operator") and e.get("name") == NAME]
+    assert ours and all(e["namespace"] == NAMESPACE and e["generation"] == 1 for e in ours)
+    assert any(e.get("step") == "DatabaseReady" for e in ours), ours[:5]
+    kopfs = [e for e in lines if e["logger"].startswith("kopf") and e.get("name") == NAME]
+    waiting = [e for e in kopfs if "failed temporarily" in e["message"]]
+    assert waiting and all(e["level"] == "info" for e in waiting)  # polling Aurora is not an error
+    assert not [e for e in lines if e["level"] == "error"], [e for e in lines if e["level"] == "error"][:3]
+
+    kubectl.run("delete", "appmod", NAME, "-n", NAMESPACE, "--wait=false")
+    kubectl.run("wait", "-n", NAMESPACE, "--for=delete", f"appmod/{NAME}", "--timeout=120s", timeout=140)
+    wait_for(lambda: sample(scrape(url), "appmod_resources", phase="Ready") == 0, "the resource out of the metrics")
+    assert sample(scrape(url), "appmod_reconciles_total", kind="teardown", outcome="Deleted") == 1
