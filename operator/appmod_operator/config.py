@@ -104,6 +104,8 @@ SETTINGS = (
             "how often each resource is re-read from AWS to correct drift"),
     Setting("poll_seconds", ("APPMOD_POLL_SECONDS",), "--poll-seconds", _positive, 30,
             "how soon a resource is looked at again while AWS is still creating, changing or deleting"),
+    Setting("teardown_timeout_seconds", ("APPMOD_TEARDOWN_TIMEOUT_SECONDS",), "--teardown-timeout-seconds", _positive,
+            1800, "how long after metadata.deletionTimestamp a teardown that is not done says Stalled=True"),
 )
 
 
@@ -121,7 +123,7 @@ class Settings:
     metrics_port: int | None = None
     resync_seconds: int = 60
     poll_seconds: int = 30
-
+    teardown_timeout_seconds: int = 1800
 
 
 _current: Settings | None = None
