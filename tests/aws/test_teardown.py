@@ -215,3 +215,23 @@ def test_a_paused_resource_waits_for_unpausing_without_touching_aws(boto, every_
     assert described_service(boto)["status"] == "ACTIVE"
     resource["spec"]["deletionPolicy"] = "Retain"
     assert engine.teardown(resource).retry_after is None and sum(every_call.values()) == 0
+
+
+def test_a_service_of_our_name_that_is_not_ours_is_left_alone_and_not_waited_for(boto):
+    ecs_api = boto("ecs")
+    ecs_api.create_cluster(clusterName=CLUSTER)
+    theirs = ecs_api.register_task_definition(
+        family="someone-else", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
+        containerDefinitions=[{"name": "x", "image": "nginx", "memory": 512}])["taskDefinition"]["taskDefinitionArn"]
+    subnet = boto("ec2").describe_subnets()["Subnets"][0]
+    group = boto("ec2").describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [subnet["VpcId"]]}])[
+        "SecurityGroups"][0]
+    network = {"awsvpcConfiguration": {"subnets": [subnet["SubnetId"]], "securityGroups": [group["GroupId"]]}}
+    ecs_api.create_service(cluster=CLUSTER, serviceName=SERVICE, taskDefinition=theirs, desiredCount=1,
+                           launchType="FARGATE", networkConfiguration=network)
+    ecs_api.run_task(cluster=CLUSTER, taskDefinition=theirs, group=f"service:{SERVICE}", launchType="FARGATE",
+                     networkConfiguration=network)
+    resource = body()
+    resource["spec"]["deletionPolicy"] = "Delete"
+    assert engine.teardown(resource).retry_after is None
+    assert described_service(boto)["status"] == "ACTIVE"

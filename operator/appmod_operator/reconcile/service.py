@@ -102,15 +102,16 @@ def delete_service(app: AppSpec, owner: Owner) -> StepOutcome:
         return StepOutcome(True, Reason.RETAINED, f"deletionPolicy Retain: ECS service {name}, its task definitions, "
                            f"IAM roles and log group {owner.log_group_name} are kept")
     found = ecs.find_service(region, cluster, name, statuses=("ACTIVE", "DRAINING"))
-    if found is not None and not owner.owns(ecs.tag_dict(found.get("tags"))):
-        found = None  # someone else's service of our name: left alone, and not waited for
+    foreign = found is not None and not owner.owns(ecs.tag_dict(found.get("tags")))
+    if foreign:
+        found = None  # someone else's service of our name: left alone, and neither it nor its tasks waited for
     if found is not None and found["status"] == "ACTIVE":
         log.info("%s: deleting ECS service %s", owner.ref, name)
         found = ecs.delete_service(region, cluster, name)
     draining = found if found is not None and found.get("status") == "DRAINING" else None
     for family in (name, owner.migration_family):
         deregister_revisions(region, ecs.active_revisions(region, family))
-    running = find_service_tasks(region, cluster, name, tasks.DESIRED_STATUSES)
+    running = [] if foreign else find_service_tasks(region, cluster, name, tasks.DESIRED_STATUSES)
     if draining is not None or running:
         count = len(running) or draining.get("runningCount", 0) + draining.get("pendingCount", 0)
         return StepOutcome(False, Reason.DRAINING, f"ECS service {name} is {'DRAINING' if draining else 'deleted'}: "
