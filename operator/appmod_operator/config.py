@@ -110,6 +110,8 @@ SETTINGS = (
             "how many resources are reconciled at once (kopf's worker threads); long copies run beside them"),
     Setting("max_migrations", ("APPMOD_MAX_MIGRATIONS",), "--max-migrations", _positive, 4,
             "how many in-process data migrations copy at once; the others wait, queued"),
+    Setting("teardown_timeout_seconds", ("APPMOD_TEARDOWN_TIMEOUT_SECONDS",), "--teardown-timeout-seconds", _positive,
+            1800, "how long after metadata.deletionTimestamp a teardown that is not done says Stalled=True"),
 )
 
 
@@ -130,7 +132,7 @@ class Settings:
     poll_seconds: int = 30
     max_reconciles: int = 4
     max_migrations: int = 4
-
+    teardown_timeout_seconds: int = 1800
 
 
 _current: Settings | None = None

@@ -43,6 +43,8 @@ class Reason:
     CREATING = "Creating"
     UPDATING = "Updating"
     DELETING = "Deleting"
+    DRAINING = "Draining"  # a deleted service's tasks are still stopping
+    TEARDOWN_TIMED_OUT = "TeardownTimedOut"  # not done APPMOD_TEARDOWN_TIMEOUT_SECONDS after deletionTimestamp
     NOT_FOUND = "NotFound"
     RETAINED = "Retained"
     REPLICATED = "Replicated"

@@ -237,14 +237,6 @@ def test_deletion_policy_snapshot_removes_the_role_and_keeps_the_logs(boto):
     assert roles(boto) == [] and groups(boto) == [GROUP]
 
 
-def test_deletion_policy_retain_keeps_both_and_calls_nothing(boto, calls):
-    _make_both(boto)
-    calls.clear()
-    outcome = execution.delete_execution(app("Retain"), OWNER)
-    assert outcome.done and outcome.reason == "Retained" and "deletionPolicy Retain" in outcome.message
-    assert sum(calls.values()) == 0 and roles(boto) == [ROLE] and groups(boto) == [GROUP]
-
-
 @pytest.mark.parametrize("policy", ["Delete", "Snapshot"])
 def test_deletion_when_nothing_is_there_is_fine(calls, policy):
     outcome = execution.delete_execution(app(policy), OWNER)

@@ -1,6 +1,7 @@
 """The service step on moto: the whole creation, Fargate sizes checked before any AWS call, the image by
 digest, the database URL from Secrets Manager, revisions only on change, drift of each kind put right
-with a correction, stability and the endpoint, the AWS read budget of a steady resync, and teardown."""
+with a correction, stability and the endpoint, and the AWS read budget of a steady resync (its teardown is in
+test_teardown.py)."""
 
 from __future__ import annotations
 
@@ -208,17 +209,3 @@ def test_paused_observes_the_service_and_changes_nothing(boto, every_call):
     assert result.status["phase"] == "Paused" and described_service(boto)["desiredCount"] == 3
     assert result.status["service"]["desiredCount"] == 3  # reported as it is
     assert not [k for k in every_call if not k.split(".")[1].startswith(("Describe", "Get", "List"))]
-
-
-def test_teardown_removes_the_service_and_its_revisions(boto):
-    resource = app_body()
-    settle(resource)
-    resource["spec"]["deletionPolicy"] = "Delete"
-    for _ in range(4):
-        if engine.teardown(resource).retry_after is None:
-            break
-    assert boto("ecs").describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]["status"] != "ACTIVE"
-    assert boto("ecs").list_task_definitions(familyPrefix=SERVICE, status="ACTIVE")["taskDefinitionArns"] == []
-    assert boto("ecs").describe_clusters(clusters=[CLUSTER])["clusters"][0]["status"] == "ACTIVE"  # shared: kept
-    roles = [r["RoleName"] for r in boto("iam").list_roles()["Roles"]]
-    assert OWNER.execution_role_name not in roles

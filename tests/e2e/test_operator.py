@@ -279,7 +279,7 @@ def test_deleting_with_policy_snapshot_leaves_a_final_snapshot(kubectl, operator
     assert find_cluster(rds, identifier)["DeletionProtection"] is True
     assert find_service(ecs, "snapshotted")["status"] == "ACTIVE"
     delete_and_wait(kubectl, "snapshotted")
-    # The service holds no data: it goes whatever the policy, with its task definitions and execution role;
+    # The service holds no data: it goes with Snapshot too, with its task definitions and execution role;
     # the logs are kept, as the snapshot keeps the data.
     assert service_is_gone(ecs, "snapshotted"), find_service(ecs, "snapshotted")
     assert active_task_definitions(ecs, "snapshotted") == []

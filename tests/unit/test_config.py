@@ -23,6 +23,7 @@ def test_settings_table_covers_every_field():
 
 def test_defaults():
     assert config.load(parse([]), {}) == config.Settings()
+    assert config.Settings().teardown_timeout_seconds == 1800
 
 
 def test_flag_beats_environment_beats_default():
@@ -41,6 +42,8 @@ def test_lists_and_host_ports():
 
 @pytest.mark.parametrize(("argv", "env", "named"), [
     ([], {"APPMOD_RESYNC_SECONDS": "soon"}, "APPMOD_RESYNC_SECONDS"),
+    ([], {"APPMOD_TEARDOWN_TIMEOUT_SECONDS": "30m"}, "APPMOD_TEARDOWN_TIMEOUT_SECONDS"),
+    (["--teardown-timeout-seconds", "0"], {}, "--teardown-timeout-seconds"),
     (["--resync-seconds", "0"], {}, "--resync-seconds"),
     ([], {"APPMOD_LOG_FORMAT": "xml"}, "APPMOD_LOG_FORMAT"),
     ([], {"AWS_DEFAULT_REGION": "mars"}, "AWS_DEFAULT_REGION"),

@@ -63,11 +63,12 @@ def deregister_task_definition(region: str | None, arn: str) -> None:
 
 
 @translated("ecs.DescribeServices")
-def find_service(region: str | None, cluster: str, name: str) -> dict | None:
-    """The ACTIVE service (one being deleted is DRAINING, then INACTIVE: absent for us)."""
+def find_service(region: str | None, cluster: str, name: str, statuses: tuple[str, ...] = ("ACTIVE",)) -> dict | None:
+    """The service in one of `statuses`: ACTIVE by default (one being deleted is DRAINING, then INACTIVE:
+    absent for a reconcile; a teardown waits for the DRAINING one)."""
     with clients.tolerating("ClusterNotFoundException"):
         found = _ecs(region).describe_services(cluster=cluster, services=[name], include=["TAGS"])["services"]
-        return next((s for s in found if s.get("status") == "ACTIVE"), None)
+        return next((s for s in found if s.get("status") in statuses), None)
     return None
 
 
@@ -82,10 +83,12 @@ def update_service(region: str | None, cluster: str, name: str, changes: dict) -
 
 
 @translated("ecs.DeleteService")
-def delete_service(region: str | None, cluster: str, name: str) -> None:
-    """Deletes with force: ECS scales the tasks down itself."""
+def delete_service(region: str | None, cluster: str, name: str) -> dict | None:
+    """Deletes with force: ECS scales the tasks down itself. The service as ECS describes it once deleted
+    (DRAINING while its tasks stop), or None when there was none."""
     with clients.tolerating("ServiceNotFoundException", "ClusterNotFoundException"):
-        _ecs(region).delete_service(cluster=cluster, service=name, force=True)
+        return _ecs(region).delete_service(cluster=cluster, service=name, force=True)["service"]
+    return None
 
 
 @translated("ecs.ListTasks")

@@ -137,9 +137,7 @@ def _start(app: AppSpec, owner: Owner, context: Context, token: str, version: st
                                    execution.ensure_log_group(app, owner))
     revisions = ecs.active_revisions(region, owner.migration_family)
     task_definition = service.ensure_task_definition(region, wanted, None, revisions)
-    for arn in revisions:  # superseded revisions we made (the family is ours)
-        if arn != task_definition:
-            ecs.deregister_task_definition(region, arn)
+    service.deregister_revisions(region, revisions, keep=task_definition)
     subnets, groups = network.ensure_service_network(app, owner)
     log.info("%s: starting data migration task %s of %s", owner.ref, token, task_definition)
     request = tasks.build_run_task_request(

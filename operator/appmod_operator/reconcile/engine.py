@@ -15,12 +15,12 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
 
 from appmod_operator import REMIGRATE_ANNOTATION, config, metrics, scope, spec, status
 from appmod_operator.errors import AwsError, InternalError, RegistryError, UserError
 from appmod_operator.names import Owner
-from appmod_operator.reconcile import data, database, image, jobs, repository, schema, service
+from appmod_operator.reconcile import data, database, image, jobs, schema, service
+from appmod_operator.reconcile import teardown as removal
 from appmod_operator.reconcile.outcome import Context, Event, Result, StepOutcome
 from appmod_operator.status import (
     DATA_MIGRATED,
@@ -146,27 +146,13 @@ def _one_pass_at_a_time(uid: str) -> Iterator[Mapping | None]:
 
 @metrics.timed("teardown", lambda result: result.status.get("phase") or "Deleted")
 def teardown(body: Mapping) -> Result:
-    """Release what the resource made, per spec.deletionPolicy; Result.retry_after is None once done."""
+    """Release what the resource made, per spec.deletionPolicy (teardown.py); Result.retry_after is None once
+    done, and the finalizer stays until then."""
     pass_ = _Pass(body)
-    try:
-        app = spec.parse(body.get("spec") or {}, pass_.owner.namespace, pass_.owner.name)
-    except UserError:
-        return Result({})  # a spec that never parsed never made anything in AWS
-    jobs.stop(pass_.owner.key)  # a copy into the database about to go would only fail later
-    at = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-    removals = ((SERVICE_STABLE, lambda: service.delete_service(app, pass_.owner)),
-                (IMAGE_REPLICATED, lambda: repository.delete_repository(app, pass_.owner)),
-                (DATABASE_READY, lambda: database.delete_database(app, pass_.owner, at)))
-    waiting = []
-    with _one_pass_at_a_time(pass_.owner.key):
-        for condition, remove in removals:
-            try:
-                outcome = remove()
-            except (*TRANSIENT, UserError) as e:  # the finalizer stays until AWS confirms; try again
-                return pass_.retrying(e, condition, Phase.DELETING)
-            if not outcome.done:
-                waiting.append((condition, outcome))
-    return pass_.deleting(*waiting[0]) if waiting else Result({})
+    with scope.resource(pass_.owner.namespace, pass_.owner.name, pass_.generation) as current, \
+            _one_pass_at_a_time(pass_.owner.key):
+        held = removal.tear_down(body, pass_.owner)
+        return pass_.said(Result({}) if held is None else pass_.deleting(held), current.changes)
 
 
 class _Pass:
@@ -245,12 +231,25 @@ class _Pass:
         self.conditions.set(READY, False, error.reason, message)
         return self.result(phase, message, waiting=True)
 
-    def deleting(self, condition: str, outcome: StepOutcome) -> Result:
-        self._step(condition, outcome)
-        self.conditions.set(STALLED, False, Reason.DELETING, "the resource is being deleted")
-        self.conditions.set(RECONCILING, True, Reason.DELETING, outcome.message)
-        self.conditions.set(READY, False, Reason.DELETING, outcome.message)
-        return self.result(Phase.DELETING, outcome.message, waiting=True)
+    def deleting(self, held: removal.Held) -> Result:
+        """A teardown pass that did not finish. Looked at again after poll_seconds while AWS works, after
+        resync_seconds while stalled or paused (nothing changes sooner); the finalizer stays either way."""
+        outcome, settings = held.outcome, config.current()
+        if held.step:
+            self._step(held.step, outcome)
+        if held.stalled:
+            self.conditions.set(STALLED, True, *held.stalled)
+            self.conditions.set(RECONCILING, False, Reason.STALLED, "waiting for a change by the user")
+            self.conditions.set(READY, False, *held.stalled)
+        else:  # under way, or held by spec.paused (no step): then nothing is under way
+            reason = Reason.DELETING if held.step else outcome.reason
+            said = "the resource is being deleted" if held.step else outcome.message
+            self.conditions.set(STALLED, False, reason, said)
+            self.conditions.set(RECONCILING, held.step is not None, reason, outcome.message)
+            self.conditions.set(READY, False, reason, outcome.message)
+        pace = settings.poll_seconds if outcome.waiting and not held.stalled else settings.resync_seconds
+        message = held.stalled[1] if held.stalled else outcome.message
+        return replace(self.result(Phase.DELETING, message), retry_after=pace)
 
     def paused(self, observed: dict[str, StepOutcome]) -> Result:
         for condition, outcome in observed.items():

@@ -104,20 +104,17 @@ def ensure_log_group(app: AppSpec, owner: Owner) -> str:
 
 
 def delete_execution(app: AppSpec, owner: Owner) -> StepOutcome:
-    """Removes, of what is ours, what `spec.deletionPolicy` says; already absent is fine. To be called
-    once the service's tasks are gone: Fargate writes their logs with the execution role.
+    """Removes, of what is ours, what `spec.deletionPolicy` says; already absent is fine. Called by
+    service.delete_service once the service's tasks are gone (Fargate writes their logs with the execution
+    role), and never for Retain, which keeps both with the service.
 
     - Delete: the roles (the execution role, and the data migration task's when there is one; their
       policies first) and the log group with its logs.
     - Snapshot: the roles only. The logs are kept, as the final snapshot keeps the data: they are the
       record of what the application did. A role holds nothing worth keeping, is made again the same
       on demand, and would otherwise leave a standing grant.
-    - Retain: both kept.
     """
     policy, role, group = app.deletion_policy, owner.execution_role_name, owner.log_group_name
-    if policy == "Retain":
-        return StepOutcome(True, Reason.RETAINED, f"deletionPolicy Retain: IAM role {role} and log group {group} "
-                           "are kept")
     results = [_delete_role(app.region, owner, role) or (True, f"IAM role {role} is gone")]
     results += [r for r in (_delete_role(app.region, owner, owner.migration_role_name),) if r]
     if policy == "Delete":

@@ -1,12 +1,14 @@
 """The service step: an ECS Fargate service running the image from ECR by digest, wired to the
 database through Secrets Manager, kept as `spec.service` says and reported as `status.service` and
-the ServiceStable condition; and its removal at teardown.
+the ServiceStable condition; and its removal at teardown (the service, our task definitions, and, once
+its tasks have stopped, the execution role and logs).
 
 Shape (design.md): find, create if absent, compare, update, report. Drift (a deleted service, a
 changed desired count, a task definition swapped out of band) is put back and said in
 `StepOutcome.corrections`, which the operator posts as events. A new task definition revision is
 registered only when what we would register differs from what runs; superseded revisions of our
-family are deregistered. Called by engine.py.
+family are deregistered (deregister_revisions, which data_task.py and the teardown share). Called by
+engine.py (the step) and teardown.py (delete_service).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Mapping
 
 from appmod_operator.aws import ec2, ecs
 from appmod_operator.names import Owner
-from appmod_operator.reconcile import execution, network, outcome
+from appmod_operator.reconcile import execution, network, outcome, tasks
 from appmod_operator.reconcile.outcome import Context, StepOutcome
 from appmod_operator.spec import AppSpec
 from appmod_operator.status import (
@@ -67,9 +69,7 @@ def ensure_service(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
         if changes:
             log.info("%s: updating ECS service %s: %s", owner.ref, owner.task_family, ", ".join(sorted(changes)))
             service = ecs.update_service(region, svc.cluster, owner.task_family, changes)
-    for arn in revisions:  # superseded revisions we made (the family is ours)
-        if arn != task_definition:
-            ecs.deregister_task_definition(region, arn)
+    deregister_revisions(region, revisions, keep=task_definition)
     return build_report(app, cluster, service, _endpoint(app, service), tuple(corrections), _was_stable(context))
 
 
@@ -100,16 +100,57 @@ def observe_service(app: AppSpec, owner: Owner, context: Context) -> StepOutcome
 
 
 def delete_service(app: AppSpec, owner: Owner) -> StepOutcome:
-    """The service goes whatever the deletion policy (it holds no data); then its task definitions and,
-    per policy, the execution role and logs (execution.py). The shared ECS cluster stays."""
-    region, svc = app.region, app.service
-    service = ecs.find_service(region, svc.cluster, owner.task_family)
-    if service is not None and owner.owns(ecs.tag_dict(service.get("tags"))):
-        log.info("%s: deleting ECS service %s", owner.ref, owner.task_family)
-        ecs.delete_service(region, svc.cluster, owner.task_family)
-    for arn in ecs.active_revisions(region, owner.task_family):
-        ecs.deregister_task_definition(region, arn)
+    """One teardown pass over the service and what it runs with; `done` once all of it is removed.
+
+    - Delete and Snapshot: the service (if ours), then every ACTIVE revision of our task definition
+      families (the service's, which the schema task shares, and the data migration task's), then, once
+      the service's tasks have stopped, the execution role and logs as the policy says (execution.py):
+      Fargate writes a stopping task's logs with that role.
+    - Retain: all of it kept, no AWS call: a retained service goes on running as it is.
+
+    The shared ECS cluster stays whatever the policy."""
+    region, cluster, name = app.region, app.service.cluster, owner.task_family
+    if app.deletion_policy == "Retain":
+        return StepOutcome(True, Reason.RETAINED, f"deletionPolicy Retain: ECS service {name}, its task definitions, "
+                           f"IAM roles and log group {owner.log_group_name} are kept")
+    found = ecs.find_service(region, cluster, name, statuses=("ACTIVE", "DRAINING"))
+    foreign = found is not None and not owner.owns(ecs.tag_dict(found.get("tags")))
+    if foreign:
+        found = None  # someone else's service of our name: left alone, and neither it nor its tasks waited for
+    if found is not None and found["status"] == "ACTIVE":
+        log.info("%s: deleting ECS service %s", owner.ref, name)
+        found = ecs.delete_service(region, cluster, name)
+    draining = found if found is not None and found.get("status") == "DRAINING" else None
+    for family in (name, owner.migration_family):
+        deregister_revisions(region, ecs.active_revisions(region, family))
+    running = [] if foreign else find_service_tasks(region, cluster, name, tasks.DESIRED_STATUSES)
+    if draining is not None or running:
+        count = len(running) or draining.get("runningCount", 0) + draining.get("pendingCount", 0)
+        return StepOutcome(False, Reason.DRAINING, f"ECS service {name} is {'DRAINING' if draining else 'deleted'}: "
+                           f"waiting for its {count} task{'' if count == 1 else 's'} to stop before its IAM roles and "
+                           "log group go", waiting=True)
     return execution.delete_execution(app, owner)
+
+
+def deregister_revisions(region: str | None, revisions: list[str], keep: str | None = None) -> None:
+    """Deregisters each of `revisions`, ACTIVE revisions of one of our families (its name is made from the
+    owner's, so every revision in it is ours), but `keep`: the superseded ones after a pass, all of them at
+    teardown."""
+    for arn in revisions:
+        if arn != keep:
+            log.info("deregistering task definition %s", arn)
+            ecs.deregister_task_definition(region, arn)
+
+
+def find_service_tasks(region: str | None, cluster: str, name: str, desired: tuple[str, ...]) -> list[dict]:
+    """The service's tasks of these desired statuses that have not stopped (a deleted service's tasks
+    are desired STOPPED while they drain). A service's tasks carry group "service:<name>"; checking it
+    keeps other tasks out should a ListTasks filter be ignored (moto ignores serviceName)."""
+    arns: list[str] = []
+    for status in desired:
+        arns += [a for a in ecs.list_tasks(region, cluster, serviceName=name, desiredStatus=status) if a not in arns]
+    return [t for t in ecs.describe_tasks(region, cluster, arns)
+            if t.get("group") == f"service:{name}" and t.get("lastStatus") != "STOPPED"]
 
 
 def build_task_definition(app: AppSpec, owner: Owner, image: str, secret_arn: str, role_arn: str,
@@ -294,12 +335,7 @@ def _endpoint(app: AppSpec, service: Mapping) -> str | None:
     """`http://<public ip>:<port>` of a running task of the service, when public IPs are assigned."""
     if not app.service.assign_public_ip or not service.get("runningCount"):
         return None
-    name, cluster = service["serviceName"], app.service.cluster
-    arns = ecs.list_tasks(app.region, cluster, serviceName=name, desiredStatus="RUNNING")
-    # A service's tasks carry group "service:<name>"; checking it keeps other tasks out should a
-    # ListTasks filter be ignored (moto ignores serviceName).
-    tasks = [t for t in ecs.describe_tasks(app.region, cluster, arns) if t.get("group") == f"service:{name}"]
-    for task in tasks:
+    for task in find_service_tasks(app.region, app.service.cluster, service["serviceName"], ("RUNNING",)):
         for attachment in task.get("attachments", []):
             details = {d["name"]: d["value"] for d in attachment.get("details", [])}
             ip = ec2.public_ip(app.region, details["networkInterfaceId"]) if "networkInterfaceId" in details else None
