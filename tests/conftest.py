@@ -109,7 +109,7 @@ def aws(moto_server, registries_env, source_image, monkeypatch):
     registries' settings, and MINIMAL's source image a real one in the source registry."""
     from appmod_operator import config
     from appmod_operator.aws import clients
-    from appmod_operator.reconcile import repository
+    from appmod_operator.reconcile import jobs, repository
     from tests.unit.test_spec import MINIMAL
 
     moto_server.reset()
@@ -120,6 +120,8 @@ def aws(moto_server, registries_env, source_image, monkeypatch):
     clients.forget_clients()
     repository.forget_logins()
     yield moto_server
+    jobs.stop()  # a copy the test left running does not go on into the next test's AWS
+    jobs.wait(60)
     moto_server.reset()  # leaves nothing behind for tests that share moto without resetting it (e2e)
 
 

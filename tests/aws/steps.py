@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from appmod_operator import status
-from appmod_operator.reconcile import engine, markers
+from appmod_operator.reconcile import engine, jobs, markers
 from appmod_operator.reconcile.outcome import Context, StepOutcome
 
 BOTH = frozenset({"DatabaseReady", "ImageReplicated"})
@@ -59,6 +59,7 @@ def passes_until_ready(made: dict) -> dict:
     """The status of engine passes over `made` once its database and image are ready, for a test to run
     a step by hand on (a spec whose own migration keeps out of the engine)."""
     for _ in range(8):
+        jobs.wait(120)  # the image copy a pass started
         result = engine.reconcile(made)
         made["status"] = result.status
         if {c["type"] for c in result.status["conditions"] if c["status"] == "True"} >= BOTH:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from appmod_operator.aws import clients
-from appmod_operator.reconcile import engine
+from appmod_operator.reconcile import engine, jobs
 from tests.aws.conftest import OWNER, body
 
 SERVICE = OWNER.task_family
@@ -26,7 +26,9 @@ def app_body(**service) -> dict:
 
 
 def run(resource: dict, passes: int = 1):
+    """Passes as kopf makes them, each after the copies the one before started have finished."""
     for _ in range(passes):
+        jobs.wait(120)
         result = engine.reconcile(resource)
         resource["status"] = result.status
     return result

@@ -74,7 +74,7 @@ def test_events_metrics_and_logs_of_one_resource(kubectl, operator, local_exampl
     assert total(samples, "appmod_aws_calls_total", service="rds", operation="DescribeDBClusters") >= 4
     assert sample(samples, "appmod_migration_rows_total") >= len(SOURCE_TITLES)
     assert sample(samples, "appmod_migration_bytes_total") > 0
-    assert sample(samples, "appmod_image_bytes_copied_total") > 1000  # the image's layers
+    assert sample(samples, "appmod_image_bytes_copied_total") > 0  # the layers sent into a new repository
     assert sample(samples, "appmod_resources", phase="Ready") == 1
     assert sample(samples, "appmod_jobs_in_flight", kind="data") == 0
     assert sample(samples, "appmod_jobs_in_flight", kind="image") == 0

@@ -78,8 +78,9 @@ def _copying(app: AppSpec, owner: Owner, ref: reference.Reference, repo: reposit
         job = jobs.start_job(owner.key, key, owner.ref, lambda progress, stop: _copy(
             app, owner, ref, repo.name, login, progress, stop), kind=jobs.IMAGE, attempt=attempt)
     if job.running:
-        return StepOutcome(False, Reason.COPYING, f"copying {ref}@{source_digest} to {repo.uri}: "
-                           f"{job.describe_progress('bytes')}", status, waiting=True)
+        pinned = str(ref) if ref.digest else f"{ref}@{source_digest}"
+        return StepOutcome(False, Reason.COPYING, f"copying {pinned} to {repo.uri}: {job.describe_progress('bytes')}",
+                           status, waiting=True)
     return _replicated(app, ref, repo, job.report)
 
 

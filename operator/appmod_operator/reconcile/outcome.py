@@ -63,7 +63,7 @@ class Result:
     @property
     def corrections(self) -> tuple[str, ...]:
         """Drift put right this pass."""
-        return tuple(message for reason, message in self.events if reason == Reason.DRIFT_CORRECTED)
+        return tuple(e.message for e in self.events if e.reason == Reason.DRIFT_CORRECTED)
 
 
 def waiting_for(what: str, needed: Iterable[str], done: frozenset[str]) -> StepOutcome | None:
