@@ -23,9 +23,11 @@ def test_first_status_has_every_summary_condition_and_the_steps(aws):
     jobs.wait(60)  # the image copy it started beside it
     assert (result.status["observedGeneration"], result.status["phase"]) == (3, "Provisioning")
     got = {t: (c["status"], c["reason"]) for t, c in conditions(result.status).items()}
+    # The copy runs beside the pass, unless an earlier test left this image in the registry already.
+    assert got.pop("ImageReplicated") in {("False", "Copying"), ("True", "Replicated")}
     assert got == {"Ready": ("False", "Creating"), "Reconciling": ("True", "Progressing"),
                    "Stalled": ("False", "SpecValid"), "DatabaseReady": ("False", "Creating"),
-                   "ImageReplicated": ("False", "Copying"), "DataMigrated": ("False", "WaitingForSteps"),
+                   "DataMigrated": ("False", "WaitingForSteps"),
                    "ServiceStable": ("False", "WaitingForSteps")}
     assert [c["type"] for c in result.status["conditions"]] == ["Ready", "Reconciling", "Stalled", "DatabaseReady",
                                                                "DataMigrated", "ImageReplicated", "ServiceStable"]
