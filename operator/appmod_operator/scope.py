@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass
@@ -43,16 +43,16 @@ def resource(namespace: str, name: str, generation: int | None) -> Iterator[Scop
 
 @contextmanager
 def step(name: str) -> Iterator[None]:
-    """Within a resource's scope, the step under way (a condition type, or a teardown's kind)."""
+    """Within a resource's scope, the step under way (a condition type, or a teardown's kind). A new Scope
+    (sharing the pass's list of changes), not a changed one: a job started in this step keeps its step
+    after the pass has moved on."""
     scope = _current.get()
-    before = scope.step if scope else ""
-    if scope:
-        scope.step = name
+    token = _current.set(replace(scope, step=name)) if scope else None
     try:
         yield
     finally:
-        if scope:
-            scope.step = before
+        if token is not None:
+            _current.reset(token)
 
 
 def record_change(service: str, operation: str) -> None:

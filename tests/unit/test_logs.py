@@ -45,3 +45,22 @@ def test_kopfs_call_me_again_is_info_and_its_failures_stay_errors():
     for rec in (waiting, failed):
         logs.ResourceFields().filter(rec)
     assert (waiting.levelname, failed.levelname) == ("INFO", "ERROR")
+
+
+def test_a_thread_started_in_a_step_keeps_that_step_after_the_pass_moved_on():
+    import contextvars
+    import threading
+
+    from appmod_operator import scope
+
+    seen, go = [], threading.Event()
+    with scope.resource("shop", "oscar", 1) as current:
+        with scope.step("ImageReplicated"):
+            job = threading.Thread(target=contextvars.copy_context().run,
+                                   args=(lambda: (go.wait(5), seen.append(scope.current().step)),))
+            job.start()
+        with scope.step("ServiceStable"):
+            scope.record_change("ecs", "CreateService")
+            go.set()
+            job.join(5)
+    assert seen == ["ImageReplicated"] and current.changes == [("ecs", "CreateService", "ServiceStable")]
