@@ -62,6 +62,7 @@ def test_the_printed_task_runs_the_operator_against_the_cluster(kube, kubectl, o
     ecs_tasks.configure(routes={api_port: f"127.0.0.1:{api_port}"})
     body = example("oscar.yaml")
     body["spec"]["paused"] = True  # observe and report only: nothing is made in AWS
+    body["spec"]["deletionPolicy"] = "Retain"  # so that deleting it, paused, lets it go at once
     try:
         task = ecs.run_task(cluster="operator", taskDefinition=registered, launchType="FARGATE", networkConfiguration={
             "awsvpcConfiguration": {"subnets": [subnet], "securityGroups": []}})["tasks"][0]["taskArn"]
