@@ -179,9 +179,11 @@ def _run(job: Job, work: Work, slots: threading.BoundedSemaphore | None) -> None
                 slots.release()
     except Exception as e:
         job.error = e
-        # A UserError says all there is to say; anything else is a bug worth its traceback.
-        log.log(logging.INFO if isinstance(e, UserError) else logging.ERROR, "%s: the %s job ended with %s: %s",
-                job.name, job.kind, type(e).__name__, e, exc_info=not isinstance(e, UserError))
+        # A UserError says all there is to say, as does a stop that was asked for; anything else is a failure
+        # worth its traceback.
+        expected = isinstance(e, UserError) or job.stop.is_set()
+        log.log(logging.INFO if expected else logging.ERROR, "%s: the %s job ended with %s: %s",
+                job.name, job.kind, type(e).__name__, e, exc_info=not expected)
     finally:
         job.ended = time.monotonic()
 
