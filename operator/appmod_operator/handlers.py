@@ -22,7 +22,9 @@ RESYNC = config.current().resync_seconds
 @kopf.on.resume(*RESOURCE)
 @kopf.on.create(*RESOURCE)
 @kopf.on.update(*RESOURCE)
-@kopf.timer(*RESOURCE, interval=RESYNC, initial_delay=lambda **_: RESYNC * random.uniform(0.5, 1.5))  # drift
+# The drift timer waits until the resource has gone unchanged for a resync interval (`idle`): a tick right
+# after a pass's status patch would get a body read before it and take that pass's transitions for new ones.
+@kopf.timer(*RESOURCE, interval=RESYNC, idle=RESYNC, initial_delay=lambda **_: RESYNC * random.uniform(0.5, 1.5))
 def reconcile(body: kopf.Body, patch: kopf.Patch, **_) -> None:
     _apply(engine.reconcile(body), body, patch)
 
