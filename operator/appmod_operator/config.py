@@ -159,8 +159,21 @@ def load(args: argparse.Namespace | None = None, environ: Mapping[str, str] = os
             values[s.field] = s.parse(raw)
         except ValueError as e:
             raise ConfigError(name, f"{e} (got {raw!r})") from None
+    _refuse_plain_http_ecr(values, args, environ)
     _current = Settings(**values)
     return _current
+
+
+def _refuse_plain_http_ecr(values: dict, args: argparse.Namespace | None, environ: Mapping[str, str]) -> None:
+    """APPMOD_ECR_REGISTRY as http:// sends ECR's token in the clear: only to a host listed as insecure, as
+    every other plain-HTTP registry."""
+    url = values.get("ecr_registry") or ""
+    host = url.removeprefix("http://").split("/", 1)[0]
+    if url.startswith("http://") and host not in values.get("insecure_registries", ()):
+        setting = next(s for s in SETTINGS if s.field == "ecr_registry")
+        name = setting.flag if getattr(args, setting.field, None) else _from_env(setting, environ)[0]
+        raise ConfigError(name, f"{url} is plain HTTP: list {host} in APPMOD_INSECURE_REGISTRIES "
+                          "(--insecure-registries) to allow it, or use https://")
 
 
 def current() -> Settings:

@@ -55,3 +55,14 @@ def test_unparseable_values_name_the_setting(argv, env, named):
     with pytest.raises(ConfigError) as caught:
         config.load(parse(argv), env)
     assert caught.value.setting == named and str(caught.value).startswith(named)
+
+
+def test_a_plain_http_ecr_registry_must_be_listed_as_insecure():
+    with pytest.raises(ConfigError, match=r"^APPMOD_ECR_REGISTRY: http://127.0.0.1:5000 is plain HTTP: list 127"):
+        config.load(parse([]), {"APPMOD_ECR_REGISTRY": "http://127.0.0.1:5000"})
+    with pytest.raises(ConfigError, match=r"^--ecr-registry: "):
+        config.load(parse(["--ecr-registry", "http://127.0.0.1:5000"]), {})
+    listed = config.load(parse([]), {"APPMOD_ECR_REGISTRY": "http://127.0.0.1:5000",
+                                     "APPMOD_INSECURE_REGISTRIES": "127.0.0.1:5000"})
+    assert listed.ecr_registry == "http://127.0.0.1:5000"
+    assert config.load(parse([]), {"APPMOD_ECR_REGISTRY": "https://mirror.example"}).ecr_registry
