@@ -5,6 +5,7 @@ ours, each deletion policy, and the login's cache, renewal, secrecy and registry
 from __future__ import annotations
 
 import base64
+import os
 import copy
 import json
 import urllib.request
@@ -214,6 +215,8 @@ def test_the_login_never_shows_its_password(aws):
 def registry_override(monkeypatch, aws):
     def use(url: str) -> None:
         monkeypatch.setenv("APPMOD_ECR_REGISTRY", url)
+        host = url.split("://", 1)[1]  # plain HTTP only to a registry listed as insecure
+        monkeypatch.setenv("APPMOD_INSECURE_REGISTRIES", f"{os.environ.get('APPMOD_INSECURE_REGISTRIES', '')},{host}")
         config.load()
     yield use
     monkeypatch.delenv("APPMOD_ECR_REGISTRY", raising=False)

@@ -203,7 +203,7 @@ def test_open_registry_chooses_by_the_host(tmp_path):
 def test_the_ecr_setting_takes_a_layout_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert config.load(None, {"APPMOD_ECR_REGISTRY": "oci:ecr"}).ecr_registry == f"oci:{tmp_path}/ecr"
-    assert config.load(None, {"APPMOD_ECR_REGISTRY": "http://127.0.0.1:5000"}).ecr_registry == "http://127.0.0.1:5000"
+    assert config.load(None, {"APPMOD_ECR_REGISTRY": "https://127.0.0.1:5000"}).ecr_registry == "https://127.0.0.1:5000"
     for wrong in ("oci:", "ftp://x", "/plain/path"):
         with pytest.raises(ConfigError, match="expected an http:// or https:// URL or oci:PATH"):
             config.load(None, {"APPMOD_ECR_REGISTRY": wrong})
