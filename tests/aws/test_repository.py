@@ -5,9 +5,9 @@ ours, each deletion policy, and the login's cache, renewal, secrecy and registry
 from __future__ import annotations
 
 import base64
-import os
 import copy
 import json
+import os
 import urllib.request
 from datetime import timedelta
 
