@@ -50,6 +50,14 @@ def _host_ports(value: str) -> tuple[str, ...]:
     return tuple(_host_port(v.strip()) for v in value.split(",") if v.strip())
 
 
+def _hosts(value: str) -> tuple[str, ...]:
+    hosts = tuple(v.strip().lower() for v in value.split(",") if v.strip())
+    for host in hosts:
+        if not re.match(r"^[a-z0-9.-]+(:\d{1,5})?$", host):
+            raise ValueError(f"expected host or host:port, got {host!r}")
+    return hosts
+
+
 def _choice(*choices: str) -> Callable[[str], str]:
     def parse(value: str) -> str:
         if value.lower() not in choices:
@@ -92,6 +100,9 @@ SETTINGS = (
             "URI's host"),
     Setting("insecure_registries", ("APPMOD_INSECURE_REGISTRIES",), "--insecure-registries", _host_ports, (),
             "comma-separated host:port registries that may be reached without TLS"),
+    Setting("token_realms", ("APPMOD_TOKEN_REALMS",), "--token-realms", _hosts, (),
+            "comma-separated token services (host or host:port) on other hosts than their registry that may "
+            "receive its credentials"),
     Setting("operator_image", ("APPMOD_OPERATOR_IMAGE",), "--operator-image", str, None,
             "the operator's own image, run as a one-off Fargate task by spec.migration.data.runner Fargate"),
     Setting("docker_host", ("DOCKER_HOST",), "--docker-host", str, None, "Docker engine for spec.image.via Docker"),
@@ -122,6 +133,7 @@ class Settings:
     database_host: str | None = None
     ecr_registry: str | None = None
     insecure_registries: tuple[str, ...] = ()
+    token_realms: tuple[str, ...] = ()
     operator_image: str | None = None
     docker_host: str | None = None
     log_format: str = "text"

@@ -18,7 +18,7 @@ import re
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -41,8 +41,10 @@ _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
 class Registry:
     """One registry host. `side` names it in errors ("the source registry", "ECR")."""
 
-    def __init__(self, host: str, *, side: str, credentials: tuple[str, str] | None = None, insecure: bool = False):
+    def __init__(self, host: str, *, side: str, credentials: tuple[str, str] | None = None, insecure: bool = False,
+                 trusted_realms: tuple[str, ...] = ()):
         self.host, self.side, self._credentials = host, side, credentials
+        self._trusted_realms = trusted_realms  # token services on other hosts that may see the credentials
         self.base = f"{'http' if insecure else 'https'}://{host}"
         self.session = requests.Session()
         adapter = HTTPAdapter(max_retries=READ_RETRIES, pool_connections=4, pool_maxsize=16)
@@ -197,6 +199,10 @@ class Registry:
         realm = self._challenge.get("realm")
         if not realm:
             raise RegistryError(f"{self.side} {self.host} asked for a Bearer token without naming a realm")
+        if self._credentials and not realm_trusted(self.host, realm, self._trusted_realms):
+            raise RegistryAccessDenied(
+                f"{self.side} {self.host} names the token service {urlsplit(realm).netloc}, on another host: the "
+                "credentials are not sent there; list it in APPMOD_TOKEN_REALMS if it is the registry's own")
         params = [("service", self._challenge.get("service", ""))] + [("scope", s) for s in scopes]
         try:
             response = self.session.get(realm, params=params, auth=self._credentials, timeout=TIMEOUT)
@@ -233,6 +239,19 @@ class Registry:
         if response.headers.get("Location"):
             self._request("DELETE", repository, self._location(response), push=True, missing_ok=True,
                           what=f"an unused upload to {repository}")
+
+
+def realm_trusted(registry: str, realm: str, trusted: tuple[str, ...] = ()) -> bool:
+    """Whether a Bearer challenge's realm may receive the registry's credentials: on the registry's own host
+    (any port), on a host of its own domain (Docker Hub's registry-1.docker.io sends to auth.docker.io), or
+    listed by the user (host or host:port). Anything else would hand a pull secret to whoever the registry,
+    or a man in the middle of a plain-HTTP one, names."""
+    where = urlsplit(realm)
+    host = (where.hostname or "").lower()
+    own = urlsplit(f"//{registry}").hostname or ""
+    labels = own.split(".")
+    domain = ".".join(labels[1:]) if len(labels) >= 3 and not own.replace(".", "").isdigit() else own
+    return bool(host) and (host == own or host.endswith(f".{domain}") or host in trusted or where.netloc in trusted)
 
 
 def _registry_message(response: requests.Response) -> str:

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from appmod_operator import config
 from appmod_operator.errors import DigestMismatch, ImageNotFound, RegistryError
 from appmod_operator.registry import media
 from appmod_operator.registry.client import CHUNK, Registry
@@ -42,10 +43,11 @@ _DIGEST = re.compile(r"^(?:(sha256):([0-9a-f]{64})|(sha512):([0-9a-f]{128}))$")
 def open_registry(host: str, *, side: str, credentials: tuple[str, str] | None = None,
                   insecure: bool = False) -> Registry | Layouts:
     """The client of `host`: Layouts for `oci:DIR` (credentials and insecure mean nothing there), else
-    a Registry."""
+    a Registry, which sends credentials only to token services of its own or APPMOD_TOKEN_REALMS."""
     if is_layout(host):
         return Layouts(Path(host.removeprefix(LAYOUT)), side)
-    return Registry(host, side=side, credentials=credentials, insecure=insecure)
+    return Registry(host, side=side, credentials=credentials, insecure=insecure,
+                    trusted_realms=config.current().token_realms)
 
 
 class Layouts:
