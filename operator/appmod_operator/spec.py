@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from appmod_operator import keywords
 from appmod_operator.errors import SpecError
 
 DELETION_POLICIES = ("Delete", "Snapshot", "Retain")
@@ -167,11 +168,12 @@ def _sqlite(f: _Fields) -> SqliteSource:
 
 def _database(f: _Fields, name: str) -> Database:
     default_name = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    if not default_name[:1].isalpha() or keywords.reserved(default_name):
+        default_name = f"app_{default_name}"
     database = Database(
         engine=f.text("engine", "aurora-postgresql", enum=("aurora-postgresql",)),
         engine_version=f.text("engineVersion", "16.4", pattern=ENGINE_VERSION),
-        database_name=f.text("databaseName", default_name if default_name[:1].isalpha() else f"app_{default_name}",
-                            pattern=IDENTIFIER),
+        database_name=f.text("databaseName", default_name, pattern=IDENTIFIER),
         master_username=f.text("masterUsername", "appmod", pattern=IDENTIFIER),
         min_capacity=f.number("minCapacity", 0, 0, 256, step=0.5),
         max_capacity=f.number("maxCapacity", 4, 1, 256, step=0.5),
@@ -267,6 +269,10 @@ def _check_cross_fields(s: AppSpec) -> None:
         raise SpecError("spec.migration.schema.command",
                         f"only used with strategy AppCommand (strategy is {s.migration.schema_strategy})")
     db = s.database
+    names = {"spec.database.masterUsername": db.master_username, "spec.database.databaseName": db.database_name}
+    for field, name in names.items():
+        if keywords.reserved(name):
+            raise SpecError(field, f"{name!r} is reserved by PostgreSQL or RDS; choose another name")
     if db.min_capacity > db.max_capacity:
         raise SpecError("spec.database.minCapacity",
                         f"{db.min_capacity:g} is greater than spec.database.maxCapacity {db.max_capacity:g}")

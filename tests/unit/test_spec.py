@@ -147,3 +147,16 @@ def test_wrong_database_env_names_the_field(database_env, more, field, words):
 ])
 def test_auto_pause_needs_a_recent_engine(version, ok):
     assert spec.supports_auto_pause(version) is ok
+
+
+@pytest.mark.parametrize(("field", "value"), [("masterUsername", "user"), ("masterUsername", "rdsadmin"),
+                                              ("databaseName", "select"), ("databaseName", "template1")])
+def test_names_postgresql_or_rds_reserve_are_refused_naming_the_field(field, value):
+    wanted = copy.deepcopy(MINIMAL)
+    wanted["database"] = {field: value}
+    with pytest.raises(SpecError, match=rf"^spec\.database\.{field}: '{value}' is reserved"):
+        spec.parse(wanted, "shop", "oscar")
+
+
+def test_a_resource_named_like_a_key_word_gets_a_database_name_of_its_own():
+    assert spec.parse(copy.deepcopy(MINIMAL), "shop", "user").database.database_name == "app_user"
