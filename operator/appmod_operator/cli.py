@@ -116,7 +116,8 @@ def _resource_command(args: argparse.Namespace) -> int:
 
     path = getattr(args, "filename", None) or args.file
     text = sys.stdin.read() if path == "-" else None
-    bodies = standalone.read_resources(path, args.namespace, text)
+    bodies = standalone.read_resources(path, args.namespace, text,
+                                       warn=lambda message: print(f"appmod: warning: {message}", file=sys.stderr))
     if args.command == "validate":
         for body in bodies:
             print(f"{body['metadata']['namespace']}/{body['metadata']['name']}: valid")

@@ -10,6 +10,7 @@ kopf hands the operator's passes the status it wrote.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from appmod_operator import KIND, config, spec, status
-from appmod_operator.errors import UserError
+from appmod_operator.errors import SpecError, UserError
 from appmod_operator.names import Owner
 from appmod_operator.reconcile import engine, jobs
 from appmod_operator.reconcile.outcome import Result
@@ -64,9 +65,11 @@ class Tracked:
         return self.condition(STALLED).get("status") == "True"
 
 
-def read_resources(path: str, namespace: str | None, text: str | None = None) -> list[dict]:
+def read_resources(path: str, namespace: str | None, text: str | None = None,
+                   warn: Callable[[str], None] = lambda message: None) -> list[dict]:
     """The AppModernization documents of a YAML file (several, separated by ---), each checked by the
-    operator's own spec rules. Raises ResourceFileError or SpecError naming the file and the field."""
+    operator's own spec rules. Raises ResourceFileError or SpecError naming the file and the field. A field
+    the resource does not have is dropped, as a Kubernetes API server silently drops it, and `warn`ed about."""
     try:
         if text is None:
             with open(path, encoding="utf-8") as f:
@@ -84,11 +87,36 @@ def read_resources(path: str, namespace: str | None, text: str | None = None) ->
         if not meta.get("name"):
             raise ResourceFileError(f"{where}: metadata.name is required")
         meta["namespace"] = meta.get("namespace") or namespace or "default"
-        spec.parse(body.get("spec") or {}, meta["namespace"], meta["name"])
+        for dropped in _drop_unknown(body):
+            warn(f"{where}: {dropped} is not a field of {KIND}: ignored (kubectl apply would drop it without a word)")
         bodies.append({k: v for k, v in body.items() if k != "status"})
     if not bodies:
         raise ResourceFileError(f"{path}: holds no {KIND} resource")
     return bodies
+
+
+def _drop_unknown(body: dict) -> list[str]:
+    """Checks body's spec, dropping each unknown field the check names (spec.parse stops at the first); the
+    fields dropped. Any other problem raises its SpecError."""
+    dropped: list[str] = []
+    while True:
+        try:
+            spec.parse(body.get("spec") or {}, body["metadata"]["namespace"], body["metadata"]["name"])
+            return dropped
+        except SpecError as e:
+            if e.message != "unknown field" or e.field in dropped:
+                raise
+            _remove(body, e.field)
+            dropped.append(e.field)
+
+
+def _remove(body: dict, field: str) -> None:
+    """Deletes the field at a path such as spec.service.env[0].foo."""
+    *parents, last = re.findall(r"[^.\[\]]+", field)
+    node = body
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    del node[last]
 
 
 def apply(bodies: list[dict], timeout: float, on_pass: OnPass) -> list[Tracked]:

@@ -67,3 +67,16 @@ def test_not_a_resource_and_bad_settings_are_clear_errors(tmp_path):
     assert result.returncode == 2 and "not an AppModernization" in result.stderr
     result = appmod("--resync-seconds", "never", "validate", str(ROOT / "examples" / "minimal.yaml"))
     assert result.returncode == 2 and "--resync-seconds" in result.stderr
+
+
+def test_validate_warns_about_unknown_fields_and_drops_them_as_the_api_server_does(tmp_path):
+    body = yaml.safe_load((ROOT / "examples" / "minimal.yaml").read_text())
+    body["spec"]["replicas"] = 2
+    body["spec"]["service"] = {"port": 80, "env": [{"name": "A", "value": "b", "from": "x"}]}
+    (tmp_path / "unknown.yaml").write_text(yaml.safe_dump(body))
+    result = appmod("validate", str(tmp_path / "unknown.yaml"))
+    assert result.returncode == 0 and result.stdout.startswith("default/minimal: valid"), result.stderr
+    warned = [line for line in result.stderr.splitlines() if line.startswith("appmod: warning:")]
+    assert [w.split(": ")[3] for w in warned] == ["spec.service.env[0].from is not a field of AppModernization",
+                                                 "spec.service.port is not a field of AppModernization",
+                                                 "spec.replicas is not a field of AppModernization"]
