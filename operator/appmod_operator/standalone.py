@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from appmod_operator import KIND, config, spec, status
+from appmod_operator import KIND, config, status
 from appmod_operator.errors import SpecError, UserError
 from appmod_operator.names import Owner
 from appmod_operator.reconcile import engine, jobs
@@ -96,12 +96,12 @@ def read_resources(path: str, namespace: str | None, text: str | None = None,
 
 
 def _drop_unknown(body: dict) -> list[str]:
-    """Checks body's spec, dropping each unknown field the check names (spec.parse stops at the first); the
+    """Checks body's spec, dropping each unknown field the check names (it stops at the first); the
     fields dropped. Any other problem raises its SpecError."""
     dropped: list[str] = []
     while True:
         try:
-            spec.parse(body.get("spec") or {}, body["metadata"]["namespace"], body["metadata"]["name"])
+            engine.parse(body)
             return dropped
         except SpecError as e:
             if e.message != "unknown field" or e.field in dropped:

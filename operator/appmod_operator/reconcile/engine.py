@@ -71,7 +71,7 @@ def reconcile(body: Mapping) -> Result:
     pass_ = _Pass(body)
     with scope.resource(pass_.owner.namespace, pass_.owner.name, pass_.generation) as current:
         try:
-            app = spec.parse(body.get("spec") or {}, pass_.owner.namespace, pass_.owner.name)
+            app = parse(body)
         except UserError as e:
             return pass_.stalled(e)
         with _one_pass_at_a_time(pass_.owner.key) as fresher:
@@ -81,6 +81,16 @@ def reconcile(body: Mapping) -> Result:
             _produced[pass_.owner.key] = result.status
     metrics.record_phase(pass_.owner.key, result.status.get("phase"))
     return result
+
+
+def parse(body: Mapping) -> spec.AppSpec:
+    """The resource's spec, checked as far as it can be before anything is made in AWS: the spec rules,
+    and the source image's reference, which only the image step would otherwise read (after the database
+    step had made a cluster). Raises SpecError naming the field."""
+    owner = Owner.of(body)
+    app = spec.parse(body.get("spec") or {}, owner.namespace, owner.name)
+    image.parse_source(app)
+    return app
 
 
 def forget(body: Mapping) -> None:
@@ -98,7 +108,7 @@ def observe(body: Mapping) -> Result:
     each step's read-only look, summarized as a pass summarizes."""
     pass_ = _Pass(body)
     try:
-        app = spec.parse(body.get("spec") or {}, pass_.owner.namespace, pass_.owner.name)
+        app = parse(body)
     except UserError as e:
         return pass_.stalled(e)
     return _run_steps(pass_, app, observing=True)

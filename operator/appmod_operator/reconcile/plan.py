@@ -50,7 +50,7 @@ def build_plan(body: Mapping) -> tuple[list[Change], Result]:
     """The changes a pass would make now, and the status AWS gives today (engine.observe's)."""
     observed = engine.observe(body)
     owner = Owner.of(body)
-    app = spec.parse(body.get("spec") or {}, owner.namespace, owner.name)
+    app = engine.parse(body)
     stalled = _condition(observed, STALLED)
     if stalled.get("status") == "True" and stalled.get("reason") == Reason.INVALID_SPEC:
         return [Change("refused", f"{owner.ref}", note=stalled.get("message", ""))], observed
