@@ -208,14 +208,14 @@ def _ensure_job(app: AppSpec, owner: Owner, key: str, version: str, options: Cal
         job.stop.set()  # a newer spec or source: the run for the older one stops between units
         return StepOutcome(False, Reason.MIGRATING, "stopping the data migration of an earlier spec or source "
                            "before starting this one", running, waiting=True)
-    again = job is not None and job.key == key and job.retryable and not job.retry_in()
-    if job is None or job.key != key or again:
+    attempt = jobs.next_attempt(job, key)
+    if attempt is not None:
         chosen = options()
         log.info("%s: starting the data migration of %s (%s%s)", owner.ref, version, chosen.schema,
                  ", replacing what the schema step wrote" if chosen.replace else "")
         job = jobs.start_job(owner.key, key, owner.ref, lambda progress, stop: _migrate(app, owner, version, chosen,
                                                                                          progress, stop),
-                             attempt=job.attempt + 1 if again else 1)
+                             attempt=attempt)
     if job.running:  # Pending while it waits for a free slot: accepted, not started
         return StepOutcome(False, Reason.MIGRATING, f"copying the data: {job.describe_progress()}", running,
                            waiting=True, phase=Phase.PENDING if job.queued else None)

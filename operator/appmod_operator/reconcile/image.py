@@ -63,17 +63,15 @@ def _copying(app: AppSpec, owner: Owner, ref: reference.Reference, repo: reposit
         job.stop.set()  # a newer image: the copy of the older one stops
         return StepOutcome(False, Reason.COPYING, f"stopping the copy of an earlier image before copying {ref}",
                            status, waiting=True)
-    attempt = 1
-    if job is not None and job.key == key and job.error is not None:
-        if job.retryable and job.retry_in():
-            return StepOutcome(False, getattr(job.error, "reason", Reason.INTERNAL_ERROR),
-                               f"copying {ref} failed: {job.error}; attempt {job.attempt}, retrying in "
-                               f"{job.retry_in():.0f}s", status, waiting=True)
+    if job is not None and job.key == key and job.error is not None and not job.retryable:
         jobs.drop(owner.key, jobs.IMAGE)
-        if not job.retryable:
-            raise job.error
-        attempt, job = job.attempt + 1, None
-    if job is None or job.key != key:
+        raise job.error
+    attempt = jobs.next_attempt(job, key)
+    if attempt is None and job.error is not None:
+        return StepOutcome(False, getattr(job.error, "reason", Reason.INTERNAL_ERROR),
+                           f"copying {ref} failed: {job.error}; attempt {job.attempt}, retrying in "
+                           f"{job.retry_in():.0f}s", status, waiting=True)
+    if attempt is not None:
         log.info("%s: copying %s@%s to %s", owner.ref, ref, source_digest, repo.uri)
         job = jobs.start_job(owner.key, key, owner.ref, lambda progress, stop: _copy(
             app, owner, ref, repo.name, login, progress, stop), kind=jobs.IMAGE, attempt=attempt)

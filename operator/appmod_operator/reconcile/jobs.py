@@ -111,6 +111,16 @@ def start_job(uid: str, key: str, name: str, work: Work, kind: str = DATA, attem
     return job
 
 
+def next_attempt(job: Job | None, key: str) -> int | None:
+    """The attempt to start for `key`: 1 when the resource has no job for it, the next one when the last
+    failed on something retryable and its backoff is over; None while one runs, backs off, or has ended."""
+    if job is None or job.key != key:
+        return 1
+    if job.retryable and not job.retry_in():
+        return job.attempt + 1
+    return None
+
+
 def drop(uid: str, kind: str) -> None:
     """Drops the resource's job of `kind` (asked to stop if it still runs), so the next pass starts another."""
     with _lock:
