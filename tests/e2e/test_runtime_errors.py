@@ -23,6 +23,7 @@ import yaml
 from appmod_operator.registry.client import Registry
 from tests.conftest import SOURCE_TITLES
 from tests.e2e.conftest import NAMESPACE, app, aws_client, condition_is, conditions, delete_and_wait, owner
+from tests.infra import produced
 from tests.migration.sqlite_db import fetch, products
 from tests.registry.images import layer, push_image
 
@@ -81,6 +82,8 @@ def wrong_pull_secret(kubectl, hub_registry):
               "metadata": {"name": PULL_SECRET, "namespace": NAMESPACE},
               "data": {".dockerconfigjson": base64.b64encode(json.dumps(config).encode()).decode()}}
     kubectl.run("apply", "-f", "-", stdin=json.dumps(secret))
+    produced.registry_secret("the wrong pull secret's password", hub_registry.user, WRONG_PASSWORD,
+                             secret["data"][".dockerconfigjson"])
     yield PULL_SECRET
     kubectl.run("delete", "secret", PULL_SECRET, "-n", NAMESPACE, "--ignore-not-found")
 
