@@ -16,6 +16,7 @@ import boto3
 import botocore.exceptions
 import pytest
 
+from tests.infra import produced
 from tests.infra.environment import Environment, PartMissing
 from tests.infra.moto import REGION
 
@@ -158,6 +159,7 @@ def master_users(moto_server, postgres):
                     except botocore.exceptions.ClientError:  # deleted since it was listed
                         continue
                     key = (secret["ARN"], value["password"])
+                    produced.secret(f"database password of {secret['Name']}", value["password"])
                     if key not in made:
                         postgres.make_master(value["username"], value["password"], value["dbname"])
                         made.add(key)

@@ -81,6 +81,7 @@ def configure(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
-    # The AWS SDK and HTTP clients are chatty at debug; our own debug is what a user asked for.
-    for noisy in ("botocore", "boto3", "urllib3", "aiohttp.access"):
+    # The AWS SDK and HTTP clients are chatty at debug; our own debug is what a user asked for. The Kubernetes
+    # client logs whole response bodies at debug, a pull secret's data among them: never below INFO.
+    for noisy in ("botocore", "boto3", "urllib3", "aiohttp.access", "kubernetes"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, root.level))

@@ -60,13 +60,15 @@ def test_a_rerun_sends_nothing(debug_logs):
     assert "copied" not in debug_logs.text  # the fast path: a HEAD on each side, no blob, no manifest
 
 
-def test_a_missing_tag_stalls_naming_the_image(source_registry):
+def test_a_missing_tag_stalls_naming_the_image_and_makes_no_repository(boto, source_registry):
     resource = body()
     resource["spec"]["source"]["image"] = f"{source_registry.host}/shop/app:v404"
     result = engine.reconcile(resource)
     assert conditions(result.status)["Stalled"] == ("True", "ImageNotFound")
     assert "shop/app:v404 was not found at the source registry" in messages(result.status)["ImageReplicated"]
     assert result.status["phase"] == "Failed" and result.retry_after is None
+    # The source is asked before ECR: no empty repository that the status would not name.
+    assert "image" not in result.status and boto("ecr").describe_repositories()["repositories"] == []
 
 
 def test_a_bad_reference_is_a_spec_error():

@@ -20,8 +20,9 @@ import yaml
 
 from appmod_operator.names import Owner
 from tests import chart
+from tests.conftest import REGIONS
 from tests.e2e.kubectl import Kubectl
-from tests.infra import process
+from tests.infra import process, produced
 from tests.infra.moto import REGION
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -171,15 +172,39 @@ def start_operator(kube, kubectl, operator_token, moto_server, master_users, ope
             **moto_server.env(), **operator_registries_env, "KUBECONFIG": str(kubeconfig), **database,
             "APPMOD_RESYNC_SECONDS": str(resync_seconds), "APPMOD_POLL_SECONDS": "1", "APPMOD_LOG_LEVEL": "debug",
             **(env or {})})
-        started.append((proc, log))
+        started.append((proc, log, env or {}))
+        produced.log(log)
         healthy = lambda: process.http_status(f"http://127.0.0.1:{port}/healthz") == 200  # noqa: E731
         process.wait_until(healthy, "appmod-operator", 60, proc, log)
         return log
 
     yield start
-    for proc, log in started:
+    for proc, log, env in started:
+        port = env.get("APPMOD_METRICS_PORT")
+        try:
+            record_outputs(kubectl, moto_server, f"http://127.0.0.1:{port}/metrics" if port else None)
+        except Exception as e:  # noqa: BLE001 - a part already gone must not keep the operator running
+            print(f"the outputs of {log} were not recorded: {e!r}")
         process.stop_pid(proc.pid)
         print(f"--- {log} (tail) ---\n{log.read_text()[-5000:]}")
+
+
+def record_outputs(kubectl, moto_server, metrics_url: str | None = None) -> None:
+    """Keeps what the cluster, moto and an operator's metrics endpoint show now, for the secrets test at the
+    end of the session (tests/infra/produced.py): the events, every AppModernization with its status, the
+    container definitions (plain environment) of every task definition, and the metrics text."""
+    taken = len(produced.SNAPSHOTS)
+    produced.snapshot(f"events #{taken}", kubectl.run("get", "events", "-A", "-o", "json").stdout)
+    produced.snapshot(f"AppModernizations #{taken}", kubectl.run("get", "appmodernizations", "-A", "-o", "json").stdout)
+    for region in REGIONS:
+        ecs = aws_client(moto_server, "ecs", region)
+        for status in ("ACTIVE", "INACTIVE"):
+            for page in ecs.get_paginator("list_task_definitions").paginate(status=status):
+                for arn in page["taskDefinitionArns"]:
+                    found = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+                    produced.snapshot(f"task definition {arn}", json.dumps(found["containerDefinitions"]))
+    if metrics_url:
+        produced.snapshot(f"metrics {metrics_url} #{taken}", get(metrics_url)[1])
 
 
 def shop_database(dockerd, image: str) -> Path:

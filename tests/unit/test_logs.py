@@ -64,3 +64,17 @@ def test_a_thread_started_in_a_step_keeps_that_step_after_the_pass_moved_on():
             go.set()
             job.join(5)
     assert seen == ["ImageReplicated"] and current.changes == [("ecs", "CreateService", "ServiceStable")]
+
+
+def test_debug_keeps_the_kubernetes_client_at_info_for_it_logs_response_bodies_secrets_among_them():
+    from appmod_operator.config import Settings
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        logs.configure(Settings(log_level="debug"))
+        assert root.level == logging.DEBUG
+        assert not logging.getLogger("kubernetes.client.rest").isEnabledFor(logging.DEBUG)
+    finally:
+        root.handlers[:], root.level = handlers, level
+        logging.getLogger("kubernetes").setLevel(logging.NOTSET)

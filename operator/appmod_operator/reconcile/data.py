@@ -29,7 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from appmod_operator import REMIGRATE_ANNOTATION, config, metrics
 from appmod_operator.aws import ecs
-from appmod_operator.errors import TargetError, TargetNotEmpty, UserError
+from appmod_operator.errors import SourceError, TargetError, TargetNotEmpty, UserError
 from appmod_operator.migration import run
 from appmod_operator.migration.job import Options, Progress, Report
 from appmod_operator.names import Owner
@@ -232,7 +232,10 @@ def _migrate(app: AppSpec, owner: Owner, version: str, options: Options, progres
     url = build_target_url(found.value["url"], config.current().database_host)
     with tempfile.TemporaryDirectory(prefix="appmod-source-") as directory:
         path = sqlite.fetch(app, owner, version, Path(directory))
-        report = run.migrate(path, url, options, progress, stop)
+        try:
+            report = run.migrate(path, url, options, progress, stop)
+        except SourceError as e:  # it names the local copy, which the user never sees
+            raise SourceError(str(e).replace(str(path), sqlite.describe_source(app, version))) from None
     copied = [t for t in report.tables if t.status == "copied"]
     metrics.MIGRATION_ROWS.inc(sum(t.rows for t in copied))
     metrics.MIGRATION_BYTES.inc(sum(t.bytes for t in copied))

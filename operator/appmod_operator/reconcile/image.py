@@ -30,20 +30,25 @@ log = logging.getLogger(__name__)
 
 def ensure_image(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
     """Replicated when ECR has the source's current digest under our tag (a HEAD on each side); else the
-    copy runs as a job beside the reconcile (jobs.py), and the condition says how far it got."""
-    repo = repository.ensure_repository(app, owner)
+    copy runs as a job beside the reconcile (jobs.py), and the condition says how far it got. The source is
+    asked first, so an image that is not there, or that its registry refuses us, leaves no empty repository
+    that the status would not name."""
     login = repository.login(app.region)
     ref = parse_source(app)
     if app.image.via == "Docker" and (reference.is_layout(ref.registry) or reference.is_layout(login.host)):
         side = "spec.source.image" if reference.is_layout(ref.registry) else "APPMOD_ECR_REGISTRY"
         raise SpecError("spec.image.via", f"Docker cannot read or write an OCI image-layout directory ({side} is "
                         "oci:...); use via: Registry (the default)")
-    source, target = source_registry(app, owner, ref), ecr_registry(login)
+    source = source_registry(app, owner, ref)
     try:
         source_digest = resolve_digest(source, ref, app.source.platform)
-        digest = target.manifest_digest(repo.name, copy.target_tag(ref, source_digest))
     finally:
         source.close()
+    repo = repository.ensure_repository(app, owner)
+    target = ecr_registry(login)
+    try:
+        digest = target.manifest_digest(repo.name, copy.target_tag(ref, source_digest))
+    finally:
         target.close()
     corrections = (f"ECR repository {repo.name} was deleted outside the operator; created it again and copied "
                    f"{ref} into it",) if repo.created and context.previous.get("image") else ()

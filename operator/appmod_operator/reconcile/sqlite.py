@@ -67,6 +67,14 @@ def build_s3_version(head: Mapping) -> str:
     return f"{version}:{head['VersionId']}" if head.get("VersionId") else version
 
 
+def describe_source(app: AppSpec, version: str) -> str:
+    """The database as the user named it (the spec field, and the image version it is read from), for
+    messages about a file the user never sees under its local name (a temporary extract or download)."""
+    sqlite = app.source.sqlite
+    where = f" of {app.source.image}@{version}" if sqlite.kind == "pathInImage" else ""
+    return f"spec.source.database.sqlite.{sqlite.kind}: {sqlite.location}{where}"
+
+
 def fetch(app: AppSpec, owner: Owner, version: str, directory: Path) -> Path:
     """The path of the database at `version` (from `find_version`) as a local file: extracted or
     downloaded into `directory`, or the spec's own path."""
