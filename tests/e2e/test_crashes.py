@@ -215,12 +215,29 @@ def test_sigkill_then_restart_converges(point, kubectl, kube, moto_server, ecr_r
 def test_a_restarted_part_is_noticed_and_the_operator_carries_on(part, point, request, kubectl, kube, moto_server,
                                                                   ecr_registry, operator, crash_source, resource):
     body, url = resource
-    restarted = request.getfixturevalue(part)
-    before = collections.Counter(moto_server.actions())
-    seen, took = apply_and_act(kubectl, kube, body, KILL_POINTS[point], lambda _: restarted.restart())
+    name, restarted, took = body["metadata"]["name"], request.getfixturevalue(part), {}
+    before, logged = collections.Counter(moto_server.actions()), len(operator.log.read_text().splitlines())
+
+    def restart(_) -> None:
+        started = time.monotonic()
+        restarted.restart()
+        took["restart"] = time.monotonic() - started
+
+    seen, took["apply"] = apply_and_act(kubectl, kube, body, KILL_POINTS[point], restart)
     step = DATA_MIGRATED if part == "postgres" else IMAGE_REPLICATED
-    print(f"{part} restarted at {point!r}, {took:.1f}s after the apply: {conditions(seen)[step]['message']}")
+    print(f"{part} restarted at {point!r}, {took['apply']:.1f}s after the apply, down and up again in "
+          f"{took['restart']:.1f}s; the step then: {conditions(seen)[step]['message']}")
     started = time.monotonic()
     assert_converged(kubectl, moto_server, ecr_registry, crash_source, body, url, before, f"{part} restart")
     print(f"{part} restart: Ready {time.monotonic() - started:.1f}s after it")
     assert operator.proc.poll() is None  # the same operator process, never restarted
+    lines = operator.log.read_text().splitlines()[logged:]
+    if part == "postgres":
+        # A database that went away is the database not answering, retried, not an error of ours.
+        ended = [line for line in lines if f"[{NAMESPACE}/{name}]" in line and "the data job ended with" in line]
+        print(f"the data job's ends: {[line.split(' ended with ', 1)[1][:100] for line in ended]}")
+        assert ended and all("ended with TargetError: lost the connection" in line for line in ended), ended
+    else:
+        retried = [line for line in lines if "failed; will retry" in line]
+        print(f"kopf's requests retried while the API server was away: {len(retried)}")
+        assert retried
