@@ -19,7 +19,7 @@ class StatusWatch:
     thread; `wait()` returns that object (or raises what went wrong)."""
 
     def __init__(self, kube, namespace: str, name: str, seen: Callable[[dict], bool], act: Callable[[dict], None],
-                 timeout: float = 240):
+                 timeout: float = 150):
         self.kube, self.namespace, self.name, self.seen, self.act = kube, namespace, name, seen, act
         self.deadline = time.monotonic() + timeout
         self.found: dict | None = None
