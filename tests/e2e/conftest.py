@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
 import tarfile
 import tempfile
 import urllib.request
@@ -153,14 +155,39 @@ def app_schema(master_users):
     return master_users.url("oscar")
 
 
+class OperatorProcess:
+    """One `appmod-operator` process of the e2e tests, which a test may SIGKILL and start again with the same
+    flags, environment and log (appended to), as a crashed pod's container is restarted."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path, health_url: str):
+        self.argv, self.env, self.log, self.health_url = argv, env, log, health_url
+        self.proc = None
+
+    def start(self) -> OperatorProcess:
+        self.proc = process.spawn(self.argv, self.log, env=self.env)
+        healthy = lambda: process.http_status(self.health_url) == 200  # noqa: E731
+        process.wait_until(healthy, "appmod-operator", 60, self.proc, self.log)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL, no cleanup of any kind (its jobs die with it), and waited for."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(30)
+
+    def stop(self) -> None:
+        process.stop_pid(self.proc.pid)
+
+
 @pytest.fixture(scope="module")
 def start_operator(kube, kubectl, operator_token, moto_server, master_users, operator_registries_env, tmp_path_factory):
     """Starts `appmod-operator` (one per test module) against moto, the loopback registries and the test
-    PostgreSQL (as every cluster's writer), polling AWS every second; returns the path of its log."""
-    started = []
+    PostgreSQL (as every cluster's writer), polling AWS every second; returns the path of its log.
+    `start_operator.process(...)` takes the same arguments and returns the OperatorProcess instead, for a
+    test that kills and restarts it."""
+    started: list[OperatorProcess] = []
 
-    def start(resync_seconds: int, namespaces: tuple[str, ...] = (), reach_database: bool = True,
-              env: dict[str, str] | None = None) -> Path:
+    def start_process(resync_seconds: int, namespaces: tuple[str, ...] = (), reach_database: bool = True,
+                      env: dict[str, str] | None = None) -> OperatorProcess:
         """`reach_database`: the operator connects to the test PostgreSQL itself (the Operator data runner);
         without it, only tasks in the "VPC" (the task executor's) reach it, as on AWS."""
         folder = tmp_path_factory.mktemp("operator")
@@ -168,25 +195,27 @@ def start_operator(kube, kubectl, operator_token, moto_server, master_users, ope
         port, log = process.free_port(), folder / "operator.log"
         flags = [f"--namespace={n}" for n in namespaces]
         database = {"APPMOD_DATABASE_HOST": master_users.env()["APPMOD_DATABASE_HOST"]} if reach_database else {}
-        proc = process.spawn(["appmod-operator", "--liveness", f"http://127.0.0.1:{port}/healthz", *flags], log, env={
+        operator = OperatorProcess(["appmod-operator", "--liveness", f"http://127.0.0.1:{port}/healthz", *flags], {
             **moto_server.env(), **operator_registries_env, "KUBECONFIG": str(kubeconfig), **database,
             "APPMOD_RESYNC_SECONDS": str(resync_seconds), "APPMOD_POLL_SECONDS": "1", "APPMOD_LOG_LEVEL": "debug",
-            **(env or {})})
-        started.append((proc, log, env or {}))
+            **(env or {})}, log, f"http://127.0.0.1:{port}/healthz")
+        started.append(operator)
         produced.log(log)
-        healthy = lambda: process.http_status(f"http://127.0.0.1:{port}/healthz") == 200  # noqa: E731
-        process.wait_until(healthy, "appmod-operator", 60, proc, log)
-        return log
+        return operator.start()
 
+    def start(*args, **kwargs) -> Path:
+        return start_process(*args, **kwargs).log
+
+    start.process = start_process
     yield start
-    for proc, log, env in started:
-        port = env.get("APPMOD_METRICS_PORT")
+    for operator in started:
+        port = operator.env.get("APPMOD_METRICS_PORT")
         try:
             record_outputs(kubectl, moto_server, f"http://127.0.0.1:{port}/metrics" if port else None)
         except Exception as e:  # noqa: BLE001 - a part already gone must not keep the operator running
-            print(f"the outputs of {log} were not recorded: {e!r}")
-        process.stop_pid(proc.pid)
-        print(f"--- {log} (tail) ---\n{log.read_text()[-5000:]}")
+            print(f"the outputs of {operator.log} were not recorded: {e!r}")
+        operator.stop()
+        print(f"--- {operator.log} (tail) ---\n{operator.log.read_text()[-5000:]}")
 
 
 def record_outputs(kubectl, moto_server, metrics_url: str | None = None) -> None:

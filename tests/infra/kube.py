@@ -47,7 +47,7 @@ class KubeApiServer(Part):
         subprocess.run(["openssl", "genrsa", "-out", str(d / "sa.key"), "2048"], check=True, capture_output=True)
         self._start_etcd(d)
         self.port = process.free_port()
-        proc = self.spawn([
+        self._apiserver_argv = [
             str(CACHE / "kube-apiserver"),
             f"--etcd-servers={self.etcd_url}",
             "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
@@ -61,11 +61,22 @@ class KubeApiServer(Part):
             "--service-cluster-ip-range=10.96.0.0/16",
             "--disable-admission-plugins=ServiceAccount",
             "--enable-priority-and-fairness=false",
-        ], "apiserver.log")
+        ]
         self.url = f"https://127.0.0.1:{self.port}"
-        process.wait_until(self._ready, "kube-apiserver", 90, proc, d / "apiserver.log")
+        self._serve()
         self.kubeconfig = d / "kubeconfig"
         self.write_kubeconfig(self.kubeconfig, ADMIN_TOKEN_USER, self.admin_token)
+
+    def _serve(self) -> None:
+        self._apiserver = self.spawn(self._apiserver_argv, "apiserver.log")
+        process.wait_until(self._ready, "kube-apiserver", 90, self._apiserver, self.dir / "apiserver.log")
+
+    def restart(self) -> None:
+        """The API server stopped (every watch and request cut) and started again on the same port, etcd,
+        certificates and tokens, so clients and their kubeconfigs carry on; returns once it is ready.
+        tests/e2e/test_crashes.py restarts it mid reconcile."""
+        self.stop_one(self._apiserver)
+        self._serve()
 
     def _start_etcd(self, d: Path) -> None:
         client, peer = process.free_port(), process.free_port()

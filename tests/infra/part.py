@@ -54,6 +54,12 @@ class Part:
             f.write(f"{proc.pid}\n")
         return proc
 
+    def stop_one(self, proc) -> None:
+        """Stops one of the part's processes and forgets it, for a restart that spawns its successor."""
+        process.stop_pid(proc.pid)
+        self._pids.remove(proc.pid)
+        (self.dir / "pids").write_text("".join(f"{pid}\n" for pid in self._pids))
+
     def _recorded_pids(self) -> list[int]:
         path = self.dir / "pids"
         if not path.exists():

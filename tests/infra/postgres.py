@@ -41,7 +41,7 @@ class Postgres(Part):
         return None
 
     def start(self) -> None:
-        d = self.fresh_dir()
+        self.fresh_dir()
         # A folder of its own outside the (root-only) test folder, owned by the server's user.
         self.data = Path(tempfile.mkdtemp(prefix="appmod-postgres-"))
         self.password = os.urandom(16).hex()
@@ -55,12 +55,21 @@ class Postgres(Part):
         if initdb.returncode:
             raise RuntimeError(f"initdb failed: {initdb.stderr.strip()}")
         self.port = process.free_port()
-        proc = self.spawn([
-            *as_user, f"{bindir}/postgres", "-D", str(self.data / "data"), "-h", "127.0.0.1", "-p", str(self.port),
-            "-k", str(self.data), "-c", "fsync=off", "-c", "synchronous_commit=off",
+        self._serve()
+
+    def _serve(self) -> None:
+        self._proc = self.spawn([
+            *self._as_postgres(), f"{_bindir()}/postgres", "-D", str(self.data / "data"), "-h", "127.0.0.1",
+            "-p", str(self.port), "-k", str(self.data), "-c", "fsync=off", "-c", "synchronous_commit=off",
             "-c", "full_page_writes=off", "-c", "max_connections=200",
         ], "postgres.log")
-        process.wait_until(self._ready, "postgres", 60, proc, d / "postgres.log")
+        process.wait_until(self._ready, "postgres", 60, self._proc, self.dir / "postgres.log")
+
+    def restart(self) -> None:
+        """A fast shutdown (every connection cut, as a failover does) and a start on the same data and port;
+        returns once it accepts connections again. tests/e2e/test_crashes.py restarts it mid data copy."""
+        self.stop_one(self._proc)
+        self._serve()
 
     def stop(self) -> None:
         super().stop()

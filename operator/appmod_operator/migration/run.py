@@ -26,6 +26,7 @@ import psycopg
 from appmod_operator.errors import (
     MigrationError,
     SourceError,
+    TargetError,
     TargetNotEmpty,
     VerificationFailed,
 )
@@ -66,6 +67,11 @@ def migrate(source_path: str | Path, target_url: str, options: Options | None = 
         else:
             source.check_integrity(sqlite_conn, source_path)
             report = existing.load(sqlite_conn, pg, schema, options, run.progress, run.stop)
+    except psycopg.OperationalError as e:
+        # The server went away mid-run (a restart, a failover): what was not committed is absent, and another
+        # run converges, as for a server that did not answer at all. Not a bug of ours.
+        said = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise TargetError(f"lost the connection to {target.redact(target_url)}: {said}") from None
     finally:
         run.close()
         pg.close()
