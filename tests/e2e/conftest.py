@@ -155,7 +155,8 @@ def app_schema(master_users):
 @pytest.fixture(scope="module")
 def start_operator(kube, kubectl, operator_token, moto_server, master_users, operator_registries_env, tmp_path_factory):
     """Starts `appmod-operator` (one per test module) against moto, the loopback registries and the test
-    PostgreSQL (as every cluster's writer), polling AWS every second; returns the path of its log."""
+    PostgreSQL (as every cluster's writer), polling AWS every second; returns the path of its log (its
+    process id is in `pid` beside it)."""
     started = []
 
     def start(resync_seconds: int, namespaces: tuple[str, ...] = (), reach_database: bool = True,
@@ -172,6 +173,7 @@ def start_operator(kube, kubectl, operator_token, moto_server, master_users, ope
             "APPMOD_RESYNC_SECONDS": str(resync_seconds), "APPMOD_POLL_SECONDS": "1", "APPMOD_LOG_LEVEL": "debug",
             **(env or {})})
         started.append((proc, log))
+        (folder / "pid").write_text(str(proc.pid))
         healthy = lambda: process.http_status(f"http://127.0.0.1:{port}/healthz") == 200  # noqa: E731
         process.wait_until(healthy, "appmod-operator", 60, proc, log)
         return log
