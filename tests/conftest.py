@@ -140,10 +140,11 @@ def master_users(moto_server, postgres):
     secret of ours in moto (both regions the tests use), the master user with that password and the
     cluster's database, on the test PostgreSQL (the operator's APPMOD_DATABASE_HOST). Runs beside one
     module's tests (others check what happens before Aurora has made the user); a user shared by two
-    resources gets the newest one's password."""
+    resources gets the newest one's password. A secret's value is read only when it has a version not seen
+    yet, and the listing is paged, so that a hundred secrets (test_load.py) cost a listing per round."""
     import psycopg
 
-    stop, made = threading.Event(), set()
+    stop, made, seen = threading.Event(), set(), set()
 
     def serve() -> None:
         env = moto_server.env()
@@ -152,9 +153,11 @@ def master_users(moto_server, postgres):
                                 aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"]) for region in REGIONS]
         while not stop.wait(0.3):
             for client in clients:
-                for secret in client.list_secrets(Filters=[{"Key": "tag-key", "Values": ["appmod.io/owner"]}])[
-                        "SecretList"]:
-                    if secret.get("DeletedDate"):  # a deleted resource's, kept for its recovery window
+                pages = client.get_paginator("list_secrets").paginate(
+                    Filters=[{"Key": "tag-key", "Values": ["appmod.io/owner"]}])
+                for secret in (s for page in pages for s in page["SecretList"]):
+                    versions = (secret["ARN"], *sorted(secret.get("SecretVersionsToStages") or {}))
+                    if secret.get("DeletedDate") or versions in seen:  # deleted (kept for recovery), or known
                         continue
                     try:
                         value = json.loads(client.get_secret_value(SecretId=secret["ARN"])["SecretString"])
@@ -168,6 +171,7 @@ def master_users(moto_server, postgres):
                         except psycopg.OperationalError:  # restarting (test_crashes.py): the next round makes it
                             continue
                         made.add(key)
+                    seen.add(versions)
 
     thread = threading.Thread(target=serve, name="aurora master users", daemon=True)
     thread.start()

@@ -194,7 +194,7 @@ def test_login_decodes_the_token(aws, monkeypatch):
 
 
 def test_login_is_cached_and_renewed_within_an_hour_of_expiry(monkeypatch, calls):
-    # moto's tokens all expire on 2015-01-01 (AWS's: 12 hours after issue), so the clock is set relative to that.
+    # Tokens expire 12 hours after issue (AWS's, and the test moto's), so the clock is set relative to that.
     first = repository.login(None)
     expires_at = first.expires_at
     assert expires_at.tzinfo is not None
@@ -203,7 +203,9 @@ def test_login_is_cached_and_renewed_within_an_hour_of_expiry(monkeypatch, calls
         assert repository.login(None) == first
     assert calls["GetAuthorizationToken"] == 1
     monkeypatch.setattr(repository, "clock", lambda: expires_at - timedelta(minutes=59))
-    assert repository.login(None) == first and calls["GetAuthorizationToken"] == 2
+    renewed = repository.login(None)
+    assert (renewed.username, renewed.password) == (first.username, first.password)
+    assert calls["GetAuthorizationToken"] == 2
 
 
 def test_the_login_never_shows_its_password(aws):

@@ -151,6 +151,21 @@ def test_a_resync_that_finds_everything_in_place_reads_at_most_five_times(boto, 
     assert writes == [] and sum(every_call.values()) <= 5, every_call
 
 
+def test_a_resync_that_finds_no_endpoint_looks_for_it_alone(boto, every_call):
+    """Running tasks without a public IP found (moto reports a task running for a service it runs none of):
+    the tick looks for the endpoint (the running tasks, their interfaces), not the whole step again, and
+    finds it once there is one."""
+    resource = app_body()
+    settle(resource)
+    every_call.clear()
+    result = run(resource)
+    assert conditions(result.status)["ServiceStable"] == ("True", "Stable")
+    assert "endpoint" not in result.status["service"]
+    assert sum(every_call.values()) <= 5 and every_call["ecs.ListTasks"] == 1, every_call
+    ip = public_task(boto)
+    assert run(resource).status["service"]["endpoint"] == f"http://{ip}:8080"
+
+
 def test_a_deleted_service_is_created_again_with_a_correction(boto):
     resource = app_body()
     settle(resource)

@@ -165,6 +165,7 @@ class OperatorProcess:
 
     def start(self) -> OperatorProcess:
         self.proc = process.spawn(self.argv, self.log, env=self.env)
+        (self.log.parent / "pid").write_text(str(self.proc.pid))
         healthy = lambda: process.http_status(self.health_url) == 200  # noqa: E731
         process.wait_until(healthy, "appmod-operator", 60, self.proc, self.log)
         return self
@@ -181,9 +182,9 @@ class OperatorProcess:
 @pytest.fixture(scope="module")
 def start_operator(kube, kubectl, operator_token, moto_server, master_users, operator_registries_env, tmp_path_factory):
     """Starts `appmod-operator` (one per test module) against moto, the loopback registries and the test
-    PostgreSQL (as every cluster's writer), polling AWS every second; returns the path of its log.
-    `start_operator.process(...)` takes the same arguments and returns the OperatorProcess instead, for a
-    test that kills and restarts it."""
+    PostgreSQL (as every cluster's writer), polling AWS every second; returns the path of its log (its
+    process id is in `pid` beside it). `start_operator.process(...)` takes the same arguments and returns the
+    OperatorProcess instead, for a test that kills and restarts it."""
     started: list[OperatorProcess] = []
 
     def start_process(resync_seconds: int, namespaces: tuple[str, ...] = (), reach_database: bool = True,

@@ -77,16 +77,16 @@ def check_service(app: AppSpec, owner: Owner, context: Context) -> StepOutcome |
     """The resync's cheap look (one AWS read) at a service the last pass left stable: the report when it
     still runs our task definition at the spec's desired count and is stable, else None (the full step
     runs and puts right what drifted). The endpoint is the one found last time; while none has been
-    found for running tasks, the full step looks again."""
+    found for running tasks, the tick looks for it alone (the running tasks and their network interfaces):
+    the whole step there would cost some fifteen calls a tick for nothing else to put right."""
     previous = context.previous.get("service") or {}
     service = ecs.find_service(app.region, app.service.cluster, owner.task_family)
     if (service is None or service.get("taskDefinition") != previous.get("taskDefinitionArn")
             or service.get("desiredCount") != app.service.desired_count
-            or service.get("runningCount") != previous.get("runningCount")
-            or (app.service.assign_public_ip and service.get("runningCount") and not previous.get("endpoint"))):
+            or service.get("runningCount") != previous.get("runningCount")):
         return None
-    report = build_report(app, {"clusterArn": previous.get("clusterArn")}, service, previous.get("endpoint"),
-                          was_stable=_was_stable(context))
+    report = build_report(app, {"clusterArn": previous.get("clusterArn")}, service,
+                          previous.get("endpoint") or _endpoint(app, service), was_stable=_was_stable(context))
     return report if report.done else None
 
 

@@ -9,6 +9,9 @@ It serves moto's API exactly as `moto_server` does, plus paths of our own under 
 - `GET actions`: the IAM action of each of those calls (`rds:CreateDBCluster`) and how often, for the
   check of manifests/iam-policy.json against a whole run (tests/e2e/test_iam_recorded.py).
 
+ECR's GetAuthorizationToken answers as AWS does, a token valid 12 hours from now (moto's expired on
+2015-01-01, so a client that caches tokens, as the operator does, fetched one on every use).
+
 The executor itself is the product's (appmod_operator/demo/fargate/, which `appmod demo --run-tasks` runs
 in its own process); hooks.install wraps moto's ECS calls for it.
 """
@@ -23,6 +26,7 @@ import logging
 import os
 import re
 import threading
+import time
 import urllib.parse
 from collections import Counter
 
@@ -54,8 +58,23 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     hooks.install(EXECUTOR)
+    _ecr_tokens_valid_for_twelve_hours()
     moto = DomainDispatcherApplication(create_backend_app)
     make_server("127.0.0.1", args.port, functools.partial(_dispatch, moto), threaded=True).serve_forever()
+
+
+def _ecr_tokens_valid_for_twelve_hours() -> None:
+    from moto.ecr.responses import ECRResponse
+
+    original = ECRResponse.get_authorization_token
+
+    @functools.wraps(original)
+    def get_authorization_token(self):
+        answer = original(self)
+        for data in answer.result["authorizationData"]:
+            data["expiresAt"] = time.time() + 12 * 3600
+        return answer
+    ECRResponse.get_authorization_token = get_authorization_token
 
 
 def _dispatch(moto, environ, start_response):
