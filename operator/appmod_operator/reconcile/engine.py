@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 from appmod_operator import REMIGRATE_ANNOTATION, config, metrics, scope, spec, status
-from appmod_operator.errors import AwsError, InternalError, RegistryError, UserError
+from appmod_operator.errors import AwsError, AwsTerminalError, InternalError, RegistryError, UserError
 from appmod_operator.names import Owner
 from appmod_operator.reconcile import data, database, image, jobs, schema, service
 from appmod_operator.reconcile import teardown as removal
@@ -81,6 +81,25 @@ def reconcile(body: Mapping) -> Result:
             _produced[pass_.owner.key] = result.status
     metrics.record_phase(pass_.owner.key, result.status.get("phase"))
     return result
+
+
+def resync(body: Mapping) -> Result | None:
+    """The resync timer's pass; None (no pass, no AWS call) for a resource that AWS refused at its current
+    generation: the same request would be refused again each tick. A new generation (the user's fix) runs
+    through the change handlers, as does a restart of the operator."""
+    if refused_by_aws(body):
+        log.debug("%s: stalled on AWS's refusal at generation %s; not resynced", Owner.of(body).ref,
+                  (body.get("metadata") or {}).get("generation"))
+        return None
+    return reconcile(body)
+
+
+def refused_by_aws(body: Mapping) -> bool:
+    """Whether the resource's status says Stalled by a terminal AWS error for the generation it has now."""
+    stalled = status.condition(body.get("status") or {}, STALLED)
+    generation = (body.get("metadata") or {}).get("generation", 1)
+    return (stalled.get("status") == "True" and stalled.get("reason") == AwsTerminalError.reason
+            and stalled.get("observedGeneration") == generation)
 
 
 def parse(body: Mapping) -> spec.AppSpec:
@@ -224,7 +243,8 @@ class _Pass:
         return self.result(outcome.phase or Phase.FAILED, outcome.message)
 
     def stalled(self, error: UserError, step: str | None = None) -> Result:
-        # Not retried soon: the resource waits for a new generation (or the resync timer, for AWS).
+        # Not retried soon: the resource waits for a new generation; the resync timer re-runs a spec error
+        # (cheap: no AWS call) and the steps' own refusals, but not AWS's (`resync`).
         if step:
             self.conditions.set(step, False, error.reason, str(error))
         self.conditions.set(STALLED, True, error.reason, str(error))
