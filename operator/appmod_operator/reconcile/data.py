@@ -208,7 +208,7 @@ def _ensure_job(app: AppSpec, owner: Owner, key: str, version: str, options: Cal
         job.stop.set()  # a newer spec or source: the run for the older one stops between units
         return StepOutcome(False, Reason.MIGRATING, "stopping the data migration of an earlier spec or source "
                            "before starting this one", running, waiting=True)
-    again = job is not None and job.key == key and job.retryable and not job.retry_in()
+    again = job is not None and job.key == key and job.retryable and not job.backing_off()
     if job is None or job.key != key or again:
         chosen = options()
         log.info("%s: starting the data migration of %s (%s%s)", owner.ref, version, chosen.schema,

@@ -65,7 +65,7 @@ def _copying(app: AppSpec, owner: Owner, ref: reference.Reference, repo: reposit
                            status, waiting=True)
     attempt = 1
     if job is not None and job.key == key and job.error is not None:
-        if job.retryable and job.retry_in():
+        if job.retryable and job.backing_off():
             return StepOutcome(False, getattr(job.error, "reason", Reason.INTERNAL_ERROR),
                                f"copying {ref} failed: {job.error}; attempt {job.attempt}, retrying in "
                                f"{job.retry_in():.0f}s", status, waiting=True)

@@ -54,6 +54,7 @@ class Job:
     thread: threading.Thread | None = None
     queued: bool = False  # waiting for a free slot (APPMOD_MAX_MIGRATIONS)
     ended: float | None = None  # time.monotonic() when it finished
+    said: bool = False  # a pass has reported its failure (backing_off)
 
     @property
     def running(self) -> bool:
@@ -70,6 +71,15 @@ class Job:
         """Seconds until a retryable failure may run again: the poll interval, doubled per attempt."""
         delay = min(config.current().poll_seconds * 2 ** (self.attempt - 1), MAX_BACKOFF_SECONDS)
         return max(0.0, (self.ended or time.monotonic()) + delay - time.monotonic())
+
+    def backing_off(self) -> bool:
+        """Whether a step should report this retryable failure instead of starting the next attempt: while
+        the backoff lasts, and at least once however late the pass comes, so that the status says each
+        failed attempt ("...; retrying") before the next one starts."""
+        if self.retry_in() or not self.said:
+            self.said = True
+            return True
+        return False
 
     def update(self, unit: str, done: int, total: int) -> None:
         self.progress[unit] = (done, total)
