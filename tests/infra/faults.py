@@ -1,6 +1,7 @@
 """A fault-injecting HTTP proxy on 127.0.0.1, in front of moto or a docker registry (issue 16, "Faults").
 
-It forwards every request to its target, except a seeded fraction that it answers itself with one fault:
+It forwards every request to its target, except a seeded fraction (drawn per operation, so that the nth
+request of an operation meets the same fate in every run) that it answers itself with one fault:
 - `throttle`: AWS's throttling error in the shape of the request's protocol (query/XML services such as
   RDS, IAM and EC2: `<ErrorResponse>` with Code `Throttling`; JSON services such as ECS, ECR, Secrets
   Manager and Logs: `__type` `ThrottlingException`), HTTP 400; for a registry 429 `TOOMANYREQUESTS`;
@@ -60,6 +61,7 @@ class Seen:
     operation: str
     outcome: str  # "forwarded", "slow" (forwarded late), or the fault's kind ("throttle", "500", "drop", "rule")
     text: str
+    status: int  # the HTTP status answered (the target's when forwarded); 0 for no answer
 
 
 class FaultProxy:
@@ -71,7 +73,8 @@ class FaultProxy:
         self.target = urlsplit(target).netloc
         self.rate, self.kinds, self.registry, self.slow_seconds = rate, kinds, registry, slow_seconds
         self.rules: list[Rule] = []
-        self._random = random.Random(seed)
+        self.seed = seed
+        self._streams: dict[str, random.Random] = {}  # one seeded stream per operation (see _decide)
         self._lock = threading.Lock()
         self.seen: list[Seen] = []
         self._server: ThreadingHTTPServer | None = None
@@ -104,6 +107,11 @@ class FaultProxy:
         """Requests per operation since `mark` (only those whose body mentions `containing`, if given)."""
         return collections.Counter(s.operation for s in self.since(mark) if containing is None or containing in s.text)
 
+    def succeeded(self, mark: int = 0) -> collections.Counter:
+        """Requests per operation that reached the target and got a 2xx from it: what AWS really did."""
+        return collections.Counter(s.operation for s in self.since(mark)
+                                   if s.outcome in ("forwarded", "slow") and 200 <= s.status < 300)
+
     def faults(self, mark: int = 0) -> collections.Counter:
         """Faults injected since `mark`, per kind (`slow` included: it was late, then forwarded)."""
         return collections.Counter(s.outcome for s in self.since(mark) if s.outcome != "forwarded")
@@ -127,13 +135,16 @@ class FaultProxy:
             rule = next((r for r in self.rules if r.matches(operation, text)), None)
             if rule:
                 return "rule", rule
-            if self._random.random() < self.rate:
-                return self._random.choice(self.kinds), None
+            # Per operation, so that the nth request of an operation meets the same fate in every run, however
+            # the threads of the client interleave different operations.
+            stream = self._streams.setdefault(operation, random.Random(f"{self.seed}/{operation}"))
+            if stream.random() < self.rate:
+                return stream.choice(self.kinds), None
             return "forwarded", None
 
-    def _record(self, operation: str, outcome: str, text: str) -> None:
+    def _record(self, operation: str, outcome: str, text: str, status: int) -> None:
         with self._lock:
-            self.seen.append(Seen(time.monotonic(), operation, outcome, text))
+            self.seen.append(Seen(time.monotonic(), operation, outcome, text, status))
 
 
 def operation_of(method: str, path: str, headers, body: bytes) -> str:
@@ -183,42 +194,42 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             operation = operation_of(self.command, self.path, self.headers, body)
             text = unquote_plus(body[:RECORDED_BODY].decode("utf-8", "replace")) if not proxy.registry else ""
             outcome, rule = proxy._decide(operation, text)
-            proxy._record(operation, outcome, text)
+            proxy._record(operation, outcome, text, self._respond(outcome, rule, body))
+
+        def _respond(self, outcome: str, rule: Rule | None, body: bytes) -> int:
+            """Answers (or not) as `outcome` says; the status answered, 0 for none."""
             if outcome == "drop":
                 self.close_connection = True
-                return
+                return 0
             if outcome == "rule":
-                self._aws_error(rule.status, rule.code, rule.message)
-            elif outcome == "throttle":
-                self._fault(400, 429, "Throttling", "ThrottlingException", "TOOMANYREQUESTS", "Rate exceeded")
-            elif outcome == "500":
-                self._fault(500, 500, "InternalFailure", "InternalFailure", "UNKNOWN", "injected server error")
-            else:
-                if outcome == "slow":
-                    time.sleep(proxy.slow_seconds)
-                self._forward(body)
+                return self._aws_error(rule.status, rule.code, rule.message)
+            if outcome == "throttle":
+                return self._fault(400, 429, "Throttling", "ThrottlingException", "TOOMANYREQUESTS", "Rate exceeded")
+            if outcome == "500":
+                return self._fault(500, 500, "InternalFailure", "InternalFailure", "UNKNOWN", "injected server error")
+            if outcome == "slow":
+                time.sleep(proxy.slow_seconds)
+            return self._forward(body)
 
-        def _fault(self, aws_status, registry_status, xml_code, json_code, registry_code, message) -> None:
+        def _fault(self, aws_status, registry_status, xml_code, json_code, registry_code, message) -> int:
             if proxy.registry:
                 payload = json.dumps({"errors": [{"code": registry_code, "message": message}]}).encode()
-                self._answer(registry_status, "application/json", payload)
-            else:
-                self._aws_error(aws_status, json_code if "X-Amz-Target" in self.headers else xml_code, message)
+                return self._answer(registry_status, "application/json", payload)
+            return self._aws_error(aws_status, json_code if "X-Amz-Target" in self.headers else xml_code, message)
 
-        def _aws_error(self, status: int, code: str, message: str) -> None:
-            self._answer(status, *aws_error_body("X-Amz-Target" in self.headers, code, message))
+        def _aws_error(self, status: int, code: str, message: str) -> int:
+            return self._answer(status, *aws_error_body("X-Amz-Target" in self.headers, code, message))
 
-        def _answer(self, status: int, content_type: str, payload: bytes, headers=()) -> None:
+        def _answer(self, status: int, content_type: str, payload: bytes) -> int:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
-            for name, value in headers:
-                self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(payload)
+            return status
 
-        def _forward(self, body: bytes) -> None:
+        def _forward(self, body: bytes) -> int:
             # The Host header goes on unchanged: a registry builds its Location headers from it (so they point
             # back here), and it is what the AWS client signed.
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
@@ -230,7 +241,7 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 payload = answer.read()
             except OSError:
                 self.close_connection = True  # the target did not answer: neither does the proxy
-                return
+                return 0
             finally:
                 connection.close()
             self.send_response(answer.status)
@@ -242,6 +253,7 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(payload)
+            return answer.status
 
         do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
