@@ -7,7 +7,9 @@ request of an operation meets the same fate in every run) that it answers itself
   Manager and Logs: `__type` `ThrottlingException`), HTTP 400; for a registry 429 `TOOMANYREQUESTS`;
 - `500`: AWS's `InternalFailure`, or a registry's `UNKNOWN`, HTTP 500;
 - `drop`: the connection closed without an answer (nothing reaches the target);
-- `slow`: an answer `slow_seconds` late (then forwarded).
+- `slow`: an answer `slow_seconds` late (then forwarded);
+- `lost` (not among the default kinds): forwarded, then the connection closed without passing the answer on:
+  the target did the work and the client does not know, so a retried create meets its first success.
 A rule (`Rule`) answers every request it matches with a terminal error of its own (AccessDenied,
 InvalidParameterValue...), whatever the rate, so that tests can make AWS refuse one resource's request.
 
@@ -110,7 +112,7 @@ class FaultProxy:
     def succeeded(self, mark: int = 0) -> collections.Counter:
         """Requests per operation that reached the target and got a 2xx from it: what AWS really did."""
         return collections.Counter(s.operation for s in self.since(mark)
-                                   if s.outcome in ("forwarded", "slow") and 200 <= s.status < 300)
+                                   if s.outcome in ("forwarded", "slow", "lost") and 200 <= s.status < 300)
 
     def faults(self, mark: int = 0) -> collections.Counter:
         """Faults injected since `mark`, per kind (`slow` included: it was late, then forwarded)."""
@@ -209,7 +211,7 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 return self._fault(500, 500, "InternalFailure", "InternalFailure", "UNKNOWN", "injected server error")
             if outcome == "slow":
                 time.sleep(proxy.slow_seconds)
-            return self._forward(body)
+            return self._forward(body, lose=outcome == "lost")
 
         def _fault(self, aws_status, registry_status, xml_code, json_code, registry_code, message) -> int:
             if proxy.registry:
@@ -229,7 +231,7 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(payload)
             return status
 
-        def _forward(self, body: bytes) -> int:
+        def _forward(self, body: bytes, lose: bool = False) -> int:
             # The Host header goes on unchanged: a registry builds its Location headers from it (so they point
             # back here), and it is what the AWS client signed.
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
@@ -244,6 +246,9 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 return 0
             finally:
                 connection.close()
+            if lose:
+                self.close_connection = True
+                return answer.status
             self.send_response(answer.status)
             for name, value in answer.getheaders():
                 if name.lower() not in HOP_BY_HOP and name.lower() not in ("date", "server"):  # send_response's

@@ -59,6 +59,18 @@ def test_botocore_retries_through_500s_and_dropped_connections(proxy):
     assert proxy.faults_by_operation()["ListSecrets"]["forwarded"] == 5
 
 
+def test_a_lost_answer_reaches_the_target_but_not_the_client(proxy):
+    proxy.rate, proxy.kinds = 1.0, ("lost",)
+    logs = client("logs", proxy.url)
+    with pytest.raises(botocore.exceptions.ConnectionClosedError):
+        logs.create_log_group(logGroupName="/fault-proxy/lost")
+    proxy.rate = 0.0
+    assert [g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix="/fault-proxy/")["logGroups"]] == [
+        "/fault-proxy/lost"]
+    assert proxy.succeeded()["CreateLogGroup"] == 1 and proxy.faults() == {"lost": 1}
+    logs.delete_log_group(logGroupName="/fault-proxy/lost")
+
+
 def test_a_rule_answers_its_request_with_a_terminal_error(proxy):
     proxy.rules.append(Rule("CreateDBSubnetGroup", "DBSubnetGroupName=refused", "AccessDenied", "not allowed"))
     rds = client("rds", proxy.url)
