@@ -41,18 +41,25 @@ RECORDED_BODY = 4096  # characters of a request's body kept for attribution (a b
 REGISTRY_PATH = re.compile(r"^/v2/(?:.+/)?(manifests|blobs/uploads|blobs|tags)(?:/|$)")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Rule:
-    """Every request for `operation` whose (URL-decoded) body contains `contains` gets AWS's error `code`."""
+    """Every request for `operation` whose (URL-decoded) body contains `contains` gets AWS's error `code`;
+    with `lose`, it is forwarded and its answer lost instead. `times`: only that many requests match."""
 
     operation: str
-    contains: str
-    code: str
-    message: str
+    contains: str = ""
+    code: str = ""
+    message: str = ""
     status: int = 400
+    lose: bool = False
+    times: int | None = None
 
     def matches(self, operation: str, text: str) -> bool:
-        return operation == self.operation and self.contains in text
+        if operation != self.operation or self.contains not in text or self.times == 0:
+            return False
+        if self.times is not None:
+            self.times -= 1
+        return True
 
 
 @dataclass(frozen=True)
@@ -136,7 +143,7 @@ class FaultProxy:
         with self._lock:
             rule = next((r for r in self.rules if r.matches(operation, text)), None)
             if rule:
-                return "rule", rule
+                return ("lost" if rule.lose else "rule"), rule
             # Per operation, so that the nth request of an operation meets the same fate in every run, however
             # the threads of the client interleave different operations.
             stream = self._streams.setdefault(operation, random.Random(f"{self.seed}/{operation}"))
