@@ -21,6 +21,7 @@ request so that a test can count one resource's calls. Used by tests/e2e/test_fa
 from __future__ import annotations
 
 import collections
+import dataclasses
 import http.client
 import json
 import random
@@ -70,7 +71,7 @@ class Seen:
     operation: str
     outcome: str  # "forwarded", "slow" (forwarded late), or the fault's kind ("throttle", "500", "drop", "rule")
     text: str
-    status: int  # the HTTP status answered (the target's when forwarded); 0 for no answer
+    status: int  # the HTTP status answered (the target's when forwarded); 0 for no answer (or not yet)
 
 
 class FaultProxy:
@@ -151,9 +152,16 @@ class FaultProxy:
                 return stream.choice(self.kinds), None
             return "forwarded", None
 
-    def _record(self, operation: str, outcome: str, text: str, status: int) -> None:
+    def _record(self, operation: str, outcome: str, text: str) -> int:
+        """Records a request before it is answered (a client may look at the figures once it has its
+        answer); its status follows with `_settle`."""
         with self._lock:
-            self.seen.append(Seen(time.monotonic(), operation, outcome, text, status))
+            self.seen.append(Seen(time.monotonic(), operation, outcome, text, 0))
+            return len(self.seen) - 1
+
+    def _settle(self, index: int, status: int) -> None:
+        with self._lock:
+            self.seen[index] = dataclasses.replace(self.seen[index], status=status)
 
 
 def operation_of(method: str, path: str, headers, body: bytes) -> str:
@@ -203,7 +211,8 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             operation = operation_of(self.command, self.path, self.headers, body)
             text = unquote_plus(body[:RECORDED_BODY].decode("utf-8", "replace")) if not proxy.registry else ""
             outcome, rule = proxy._decide(operation, text)
-            proxy._record(operation, outcome, text, self._respond(outcome, rule, body))
+            index = proxy._record(operation, outcome, text)
+            proxy._settle(index, self._respond(outcome, rule, body))
 
         def _respond(self, outcome: str, rule: Rule | None, body: bytes) -> int:
             """Answers (or not) as `outcome` says; the status answered, 0 for none."""
