@@ -127,6 +127,25 @@ def aws(moto_server, registries_env, source_image, monkeypatch):
 
 
 @pytest.fixture
+def fault_proxy(aws, monkeypatch):
+    """A fault proxy (tests/infra/faults.py) in front of moto, with this process's AWS settings on it: no
+    fault until the test sets a rate or a rule. Afterwards the settings point at moto again."""
+    from appmod_operator import config
+    from appmod_operator.aws import clients
+    from tests.infra.faults import FaultProxy
+
+    proxy = FaultProxy(aws.url).start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    config.load()
+    clients.forget_clients()
+    yield proxy
+    proxy.stop()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws.url)
+    config.load()
+    clients.forget_clients()
+
+
+@pytest.fixture
 def pg_url(postgres):
     """A fresh, empty database for one test."""
     url = postgres.create_database()

@@ -22,11 +22,19 @@ RESYNC = config.current().resync_seconds
 @kopf.on.resume(*RESOURCE)
 @kopf.on.create(*RESOURCE)
 @kopf.on.update(*RESOURCE)
-# The drift timer waits until the resource has gone unchanged for a resync interval (`idle`): a tick right
-# after a pass's status patch would get a body read before it and take that pass's transitions for new ones.
-@kopf.timer(*RESOURCE, interval=RESYNC, idle=RESYNC, initial_delay=lambda **_: RESYNC * random.uniform(0.5, 1.5))
 def reconcile(body: kopf.Body, patch: kopf.Patch, **_) -> None:
     _apply(engine.reconcile(body), body, patch)
+
+
+# The drift timer waits until the resource has gone unchanged for a resync interval (`idle`): a tick right
+# after a pass's status patch would get a body read before it and take that pass's transitions for new ones.
+# Its id stays `reconcile`, as kopf logs it ("Timer 'reconcile' succeeded").
+@kopf.timer(*RESOURCE, id="reconcile", interval=RESYNC, idle=RESYNC,
+            initial_delay=lambda **_: RESYNC * random.uniform(0.5, 1.5))
+def resync(body: kopf.Body, patch: kopf.Patch, **_) -> None:
+    result = engine.resync(body)
+    if result is not None:  # None: stalled on AWS's refusal, nothing to ask AWS until the spec changes
+        _apply(result, body, patch)
 
 
 @kopf.on.delete(*RESOURCE)

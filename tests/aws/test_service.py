@@ -133,6 +133,20 @@ def test_a_new_revision_only_when_something_changed(boto, every_call):
     assert active == [second]  # the superseded revision we made is deregistered
 
 
+def test_a_registration_whose_answer_was_lost_leaves_one_revision(boto, fault_proxy):
+    """The first RegisterTaskDefinition reaches ECS but its answer is lost (the fault proxy's `lose` rule), so
+    botocore sends it again and ECS holds two new revisions: the pass deregisters the one it never got."""
+    from tests.infra.faults import Rule
+
+    fault_proxy.rules.append(Rule("RegisterTaskDefinition", lose=True, times=1))
+    resource = app_body()
+    settle(resource)
+    print(fault_proxy.report("AWS calls"))
+    assert fault_proxy.succeeded()["RegisterTaskDefinition"] == 2 and fault_proxy.faults() == {"lost": 1}
+    active = boto("ecs").list_task_definitions(familyPrefix=SERVICE, status="ACTIVE")["taskDefinitionArns"]
+    assert active == [described_service(boto)["taskDefinition"]] == [resource["status"]["service"]["taskDefinitionArn"]]
+
+
 def body_with(resource: dict, generation: int, **service) -> dict:
     resource["metadata"]["generation"] = generation
     resource["spec"]["service"] = service

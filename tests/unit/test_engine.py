@@ -99,3 +99,32 @@ def test_a_pass_that_waited_for_the_lock_compares_with_the_status_the_pass_befor
     assert seen == [{"phase": "stale"}, {"phase": "written by pass 1"}]
     engine.reconcile(stale)  # a pass that did not wait takes the body it was handed
     assert seen[-1] == {"phase": "stale"}
+
+
+def test_aws_refusal_stalls_and_the_timer_stops_asking_until_a_new_generation(fault_proxy):
+    """AWS's terminal refusal (AccessDenied, from the fault proxy's rule in front of moto) gives Stalled with
+    AWS's words; the resync timer's pass (`engine.resync`) then makes no AWS call at that generation, and runs
+    again at the next; a spec error, which costs no AWS call, is resynced as before."""
+    from appmod_operator.names import Owner
+    from tests.infra.faults import Rule
+
+    proxy = fault_proxy
+    denied = "User: arn:aws:iam::123456789012:user/appmod is not authorized to perform: rds:CreateDBCluster"
+    proxy.rules.append(Rule("CreateDBCluster", Owner.of(BODY).cluster_identifier, "AccessDenied", denied))
+    body = {**copy.deepcopy(BODY), "metadata": {**BODY["metadata"], "uid": "u-refused"}}
+    body["status"] = engine.reconcile(body).status
+    jobs.wait(60)
+    stalled = conditions(body["status"])["Stalled"]
+    assert (stalled["status"], stalled["reason"]) == ("True", "AwsRequestRejected")
+    assert stalled["message"] == f"rds.CreateDBCluster: AccessDenied: {denied}"
+    mark = proxy.mark()
+    assert engine.resync(body) is None and engine.resync(body) is None
+    print(proxy.report("while stalled", mark))
+    assert proxy.calls(mark) == {}
+    newer = {**body, "metadata": {**body["metadata"], "generation": 4}}
+    assert engine.resync(newer) is not None and proxy.calls(mark)["CreateDBCluster"] == 1
+    print(proxy.report("at generation 4", mark))
+    invalid = copy.deepcopy(BODY)
+    invalid["spec"]["deletionPolicy"] = "Sometimes"
+    invalid["status"] = engine.reconcile(invalid).status
+    assert engine.resync(invalid) is not None  # not refused by AWS: the timer runs it (no AWS call)

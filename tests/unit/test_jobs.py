@@ -66,6 +66,21 @@ def test_an_internal_error_is_retried_with_backoff_not_left_to_the_user():
         jobs.forget(uid)
 
 
+def test_a_failure_is_reported_once_even_when_its_backoff_is_over():
+    """A pass that comes after the backoff still says the failed attempt before the next one starts."""
+    uid = f"u-{uuid.uuid4().hex}"
+    config.load(environ={"APPMOD_POLL_SECONDS": "1"})
+    try:
+        job = jobs.start_job(uid, "k1", "shop/oscar", lambda progress, stop: {}["pg"])
+        job.thread.join(5)
+        time.sleep(1.2)  # the next pass comes after the backoff (1 s for a first attempt)
+        assert job.retry_in() == 0
+        assert [job.backing_off(), job.backing_off()] == [True, False]  # said once, then started again
+    finally:
+        config.load()
+        jobs.forget(uid)
+
+
 def test_migrations_beyond_the_bound_wait_queued_and_stop_when_asked():
     config.load(environ={"APPMOD_MAX_MIGRATIONS": "1"})
     first, second, third = (f"u-{uuid.uuid4().hex}" for _ in range(3))

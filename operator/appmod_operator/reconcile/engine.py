@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 from appmod_operator import REMIGRATE_ANNOTATION, config, metrics, scope, spec, status
-from appmod_operator.errors import AwsError, InternalError, RegistryError, UserError
+from appmod_operator.errors import AwsError, AwsTerminalError, InternalError, RegistryError, UserError
 from appmod_operator.names import Owner
 from appmod_operator.reconcile import data, database, image, jobs, schema, service
 from appmod_operator.reconcile import teardown as removal
@@ -65,9 +65,20 @@ _locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 _produced: dict[str, Mapping] = {}  # uid -> the status its latest pass produced, for a pass that waited
 
 
-@metrics.timed("reconcile", lambda result: result.status.get("phase", ""))
 def reconcile(body: Mapping) -> Result:
     """Converge AWS towards the spec, one pass; the status to write and when to look again."""
+    return _reconcile(body, resync=False)
+
+
+def resync(body: Mapping) -> Result | None:
+    """The resync timer's pass; None (no pass, no AWS call) for a resource that AWS refused at its current
+    generation: the same request would be refused again each tick. A new generation (the user's fix) runs
+    through the change handlers, as does a restart of the operator."""
+    return _reconcile(body, resync=True)
+
+
+@metrics.timed("reconcile", lambda result: result.status.get("phase", "") if result else "Skipped")
+def _reconcile(body: Mapping, resync: bool) -> Result | None:
     pass_ = _Pass(body)
     with scope.resource(pass_.owner.namespace, pass_.owner.name, pass_.generation) as current:
         try:
@@ -77,10 +88,22 @@ def reconcile(body: Mapping) -> Result:
         with _one_pass_at_a_time(pass_.owner.key) as fresher:
             if fresher is not None:
                 pass_ = _Pass(body, fresher)
+            # Decided on the newest status: a tick that waited for the pass that stalled sees that pass's.
+            if resync and refused_by_aws(pass_.generation, pass_.previous):
+                log.debug("%s: stalled on AWS's refusal at generation %s; not resynced", pass_.owner.ref,
+                          pass_.generation)
+                return None
             result = pass_.said(_run_steps(pass_, app), current.changes)
             _produced[pass_.owner.key] = result.status
     metrics.record_phase(pass_.owner.key, result.status.get("phase"))
     return result
+
+
+def refused_by_aws(generation: int, previous: Mapping) -> bool:
+    """Whether the status says Stalled by a terminal AWS error (AwsTerminalError) for this generation."""
+    stalled = status.condition(previous, STALLED)
+    return (stalled.get("status") == "True" and stalled.get("reason") == AwsTerminalError.reason
+            and stalled.get("observedGeneration") == generation)
 
 
 def parse(body: Mapping) -> spec.AppSpec:
@@ -224,7 +247,8 @@ class _Pass:
         return self.result(outcome.phase or Phase.FAILED, outcome.message)
 
     def stalled(self, error: UserError, step: str | None = None) -> Result:
-        # Not retried soon: the resource waits for a new generation (or the resync timer, for AWS).
+        # Not retried soon: the resource waits for a new generation; the resync timer re-runs a spec error
+        # (cheap: no AWS call) and the steps' own refusals, but not AWS's (`resync`).
         if step:
             self.conditions.set(step, False, error.reason, str(error))
         self.conditions.set(STALLED, True, error.reason, str(error))

@@ -54,6 +54,7 @@ class Job:
     thread: threading.Thread | None = None
     queued: bool = False  # waiting for a free slot (APPMOD_MAX_MIGRATIONS)
     ended: float | None = None  # time.monotonic() when it finished
+    said: bool = False  # a pass has reported its failure (backing_off)
 
     @property
     def running(self) -> bool:
@@ -70,6 +71,15 @@ class Job:
         """Seconds until a retryable failure may run again: the poll interval, doubled per attempt."""
         delay = min(config.current().poll_seconds * 2 ** (self.attempt - 1), MAX_BACKOFF_SECONDS)
         return max(0.0, (self.ended or time.monotonic()) + delay - time.monotonic())
+
+    def backing_off(self) -> bool:
+        """Whether a step should report this retryable failure instead of starting the next attempt: while
+        the backoff lasts, and at least once however late the pass comes, so that the status says each
+        failed attempt ("...; retrying") before the next one starts."""
+        if self.retry_in() or not self.said:
+            self.said = True
+            return True
+        return False
 
     def update(self, unit: str, done: int, total: int) -> None:
         self.progress[unit] = (done, total)
@@ -113,10 +123,11 @@ def start_job(uid: str, key: str, name: str, work: Work, kind: str = DATA, attem
 
 def next_attempt(job: Job | None, key: str) -> int | None:
     """The attempt to start for `key`: 1 when the resource has no job for it, the next one when the last
-    failed on something retryable and its backoff is over; None while one runs, backs off, or has ended."""
+    failed on something retryable, a pass has said so and its backoff is over; None while one runs, backs
+    off, or has ended."""
     if job is None or job.key != key:
         return 1
-    if job.retryable and not job.retry_in():
+    if job.retryable and not job.backing_off():
         return job.attempt + 1
     return None
 

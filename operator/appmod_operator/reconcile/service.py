@@ -55,6 +55,8 @@ def ensure_service(app: AppSpec, owner: Owner, context: Context) -> StepOutcome:
     service = ecs.find_service(region, svc.cluster, owner.task_family)
     revisions = ecs.active_revisions(region, owner.task_family)
     task_definition = ensure_task_definition(region, wanted, service, revisions)
+    if task_definition not in revisions:  # registered now: a retry of a registration whose answer was lost
+        revisions = ecs.active_revisions(region, owner.task_family)  # made one more, deregistered below
     corrections: list[str] = []
     if service is None:
         if (context.previous.get("service") or {}).get("serviceArn"):
