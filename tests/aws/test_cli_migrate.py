@@ -93,7 +93,9 @@ def test_what_cannot_be_had_is_one_line_naming_it(boto, ecr_image, env, scratch,
 
 
 def test_a_registry_that_does_not_answer_is_worth_running_again(env):
-    env = {**env, "APPMOD_INSECURE_REGISTRIES": "127.0.0.1:9"}  # the discard port: nothing listens
+    # The discard port: nothing listens. Added to the list, which names the plain-HTTP ECR stand-in too.
+    env = {**env, "APPMOD_INSECURE_REGISTRIES": ",".join(filter(None, [env.get("APPMOD_INSECURE_REGISTRIES"),
+                                                                        "127.0.0.1:9"]))}
     result = appmod("migrate", PATH_IN_IMAGE, "--from-image", "127.0.0.1:9/shop/app:v1", "--target-env",
                     "DATABASE_URL", env=env)
     assert result.returncode == 1, result.stderr
