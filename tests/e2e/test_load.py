@@ -23,7 +23,7 @@ import yaml
 
 from tests.conftest import SOURCE_TITLES
 from tests.e2e.conftest import conditions
-from tests.e2e.test_operations import scrape, total
+from tests.e2e.metrics import scrape, total
 from tests.infra import process
 
 pytestmark = pytest.mark.e2e

@@ -8,14 +8,13 @@ from __future__ import annotations
 import collections
 import json
 import time
-import urllib.request
 
 import pytest
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import SOURCE_TITLES
 from tests.e2e.kubectl import wait_for
+from tests.e2e.metrics import sample, scrape, total
 from tests.infra import process
 
 pytestmark = pytest.mark.e2e
@@ -33,23 +32,6 @@ def operator(kubectl, start_operator):
         "APPMOD_METRICS_PORT": str(port), "APPMOD_METRICS_ADDRESS": "127.0.0.1", "APPMOD_LOG_FORMAT": "json"})
     yield f"http://127.0.0.1:{port}/metrics", log
     kubectl.run("delete", "namespace", NAMESPACE, "--wait=false")
-
-
-def scrape(url: str) -> dict[tuple[str, tuple], float]:
-    """Every sample, by (name, sorted labels)."""
-    with urllib.request.urlopen(url, timeout=10) as response:
-        text = response.read().decode()
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
-
-
-def sample(samples: dict, name: str, **labels) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
-
-
-def total(samples: dict, name: str, **labels) -> float:
-    """The sum over the samples of `name` whose labels include `labels`."""
-    return sum(v for (n, ls), v in samples.items() if n == name and labels.items() <= dict(ls).items())
 
 
 def events(kubectl) -> collections.Counter:
