@@ -6,6 +6,7 @@ can be reached, so every resource applied here copies a local image (`local_exam
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -235,6 +236,18 @@ def record_outputs(kubectl, moto_server, metrics_url: str | None = None) -> None
                     produced.snapshot(f"task definition {arn}", json.dumps(found["containerDefinitions"]))
     if metrics_url:
         produced.snapshot(f"metrics {metrics_url} #{taken}", get(metrics_url)[1])
+
+
+def apply_pull_secret(kubectl, registry, name: str, namespace: str, password: str, what: str) -> None:
+    """A kubernetes.io/dockerconfigjson Secret `name` for `registry` (its host and user) with `password`, kept
+    in produced.SECRETS as `what` for the secrets test, in every form it travels in."""
+    auth = base64.b64encode(f"{registry.user}:{password}".encode()).decode()
+    config = {"auths": {registry.host: {"username": registry.user, "password": password, "auth": auth}}}
+    data = base64.b64encode(json.dumps(config).encode()).decode()
+    kubectl.run("apply", "-f", "-", stdin=json.dumps({
+        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+        "metadata": {"name": name, "namespace": namespace}, "data": {".dockerconfigjson": data}}))
+    produced.registry_secret(what, registry.user, password, data)
 
 
 def shop_database(dockerd, image: str) -> Path:

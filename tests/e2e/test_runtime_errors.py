@@ -22,8 +22,16 @@ import yaml
 
 from appmod_operator.registry.client import Registry
 from tests.conftest import SOURCE_TITLES
-from tests.e2e.conftest import NAMESPACE, app, aws_client, condition_is, conditions, delete_and_wait, owner
-from tests.infra import produced
+from tests.e2e.conftest import (
+    NAMESPACE,
+    app,
+    apply_pull_secret,
+    aws_client,
+    condition_is,
+    conditions,
+    delete_and_wait,
+    owner,
+)
 from tests.migration.sqlite_db import fetch, products
 from tests.registry.images import layer, push_image
 
@@ -76,14 +84,8 @@ def bad_images(source_registry, hub_registry) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def wrong_pull_secret(kubectl, hub_registry):
     """A kubernetes.io/dockerconfigjson Secret for the hub stand-in with its user and a wrong password."""
-    auth = base64.b64encode(f"{hub_registry.user}:{WRONG_PASSWORD}".encode()).decode()
-    config = {"auths": {hub_registry.host: {"username": hub_registry.user, "password": WRONG_PASSWORD, "auth": auth}}}
-    secret = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
-              "metadata": {"name": PULL_SECRET, "namespace": NAMESPACE},
-              "data": {".dockerconfigjson": base64.b64encode(json.dumps(config).encode()).decode()}}
-    kubectl.run("apply", "-f", "-", stdin=json.dumps(secret))
-    produced.registry_secret("the wrong pull secret's password", hub_registry.user, WRONG_PASSWORD,
-                             secret["data"][".dockerconfigjson"])
+    apply_pull_secret(kubectl, hub_registry, PULL_SECRET, NAMESPACE, WRONG_PASSWORD,
+                      "the wrong pull secret's password")
     yield PULL_SECRET
     kubectl.run("delete", "secret", PULL_SECRET, "-n", NAMESPACE, "--ignore-not-found")
 

@@ -11,7 +11,6 @@ resource whose pull secret is wrong, and the metrics endpoint on."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import tempfile
@@ -23,7 +22,7 @@ import yaml
 from appmod_operator.registry.client import Registry
 from tests import chart
 from tests.conftest import SOURCE_TITLES
-from tests.e2e.conftest import aws_client, conditions, record_outputs
+from tests.e2e.conftest import apply_pull_secret, aws_client, conditions, record_outputs
 from tests.infra import process, produced
 from tests.migration.sqlite_db import products
 from tests.registry.images import layer, push_image
@@ -67,12 +66,7 @@ def private_image(hub_registry) -> str:
 
 def pull_secret(kubectl, hub_registry, name: str, password: str) -> None:
     """A kubernetes.io/dockerconfigjson Secret for the hub stand-in, kept in produced.SECRETS."""
-    config = {"auths": {hub_registry.host: {"username": hub_registry.user, "password": password}}}
-    data = base64.b64encode(json.dumps(config).encode()).decode()
-    kubectl.run("apply", "-f", "-", stdin=json.dumps({
-        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
-        "metadata": {"name": name, "namespace": NAMESPACE}, "data": {".dockerconfigjson": data}}))
-    produced.registry_secret(f"pull secret {NAMESPACE}/{name}'s password", hub_registry.user, password, data)
+    apply_pull_secret(kubectl, hub_registry, name, NAMESPACE, password, f"pull secret {NAMESPACE}/{name}'s password")
 
 
 def run_own_reconcile(kubectl, hub_registry, local_example, private_image) -> dict:
